@@ -1,0 +1,30 @@
+# The one entry point. `make demo` and `make test` work on a fresh clone with only Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: setup demo test lint stop clean
+
+setup: $(STAMP)  ## create .venv and install the project (quick when done)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: setup  ## embedded PostgreSQL + demo data + dbt build + summary
+	$(BIN)/rfm demo
+
+lint: setup  ## sqlfluff (dbt templater: needs the database) and ruff
+	$(BIN)/ruff check src tests/python
+	$(BIN)/rfm exec -- $(BIN)/sqlfluff lint models tests/*.sql analyses
+
+test: setup lint  ## lint + every test against a real PostgreSQL
+	$(BIN)/python -m pytest
+
+stop:  ## stop the embedded PostgreSQL
+	$(BIN)/rfm server stop
+
+clean: stop
+	rm -rf target logs .local

