@@ -5,10 +5,14 @@ with
 
 scores as (
     select 1 as score
-    union all select 2
-    union all select 3
-    union all select 4
-    union all select 5
+    union all
+    select 2
+    union all
+    select 3
+    union all
+    select 4
+    union all
+    select 5
 ),
 
 expected_pairs as (
@@ -49,6 +53,7 @@ unexpected_pairs as (
     where expected_pairs.recency_score is null
 )
 
-select * from mapped_pairs where segments <> 1
+select * from mapped_pairs
+where segments <> 1
 union all
 select * from unexpected_pairs

@@ -20,33 +20,18 @@
 ) }}
 
 {%- set window_periods = rfm_window_periods() -%}
-{%- set recompute_from = none -%}
-{%- set compute_from = none -%}
-{%- set state_period = none -%}
-{%- if execute and is_incremental() -%}
-    {%- set last_stored_period = run_query(
-        'select max(snapshot_period) from ' ~ this
-    ).columns[0].values()[0] -%}
-    {%- if last_stored_period is not none -%}
-        {%- set as_of_period = rfm_period_of(rfm_as_of_datetime()) -%}
-        {%- if rfm_period_of(last_stored_period) != last_stored_period -%}
-            {{ exceptions.raise_compiler_error(
-                this ~ " holds periods of another grain than rfm_grain=" ~ rfm_grain()
-                ~ " (latest stored period " ~ last_stored_period ~ "): rebuild it with --full-refresh"
-            ) }}
-        {%- endif -%}
-        {%- if last_stored_period > as_of_period -%}
-            {{ exceptions.raise_compiler_error(
-                "rfm_as_of=" ~ rfm_as_of_datetime() ~ " falls before the latest stored period "
-                ~ last_stored_period ~ " of " ~ this
-                ~ ": an incremental run cannot move back in time; rebuild it with --full-refresh"
-            ) }}
-        {%- endif -%}
-        {%- set recompute_from = rfm_shift_period(last_stored_period, -rfm_lookback_periods()) -%}
-        {%- set state_period = rfm_shift_period(recompute_from, -1) -%}
-        {%- set compute_from = rfm_shift_period(recompute_from, 1 - (window_periods or 1)) -%}
-    {%- endif -%}
-{%- endif %}
+{%- set bounds = rfm_incremental_bounds() -%}
+{%- set recompute_from = bounds.recompute_from -%}
+{%- set compute_from = bounds.compute_from -%}
+{%- set state_period = bounds.state_period -%}
+{%- set user_to_date -%}
+    partition by activity.user_id order by activity.period_start
+    rows between unbounded preceding and current row
+{%- endset -%}
+{%- set user_window -%}
+    partition by activity.user_id order by activity.period_start
+    rows between {{ (window_periods or 1) - 1 }} preceding and current row
+{%- endset %}
 
 with
 
@@ -115,20 +100,20 @@ user_grid_starts as (
             min(period_start) as grid_start
         from payments_per_user_period
         where period_start >= {{ rfm_date_literal(recompute_from) }}
-        group by user_id
+        group by 1
         union all
         select
             user_id,
             {{ rfm_date_literal(compute_from) }} as grid_start
         from stored_state
     ) as grid_starts
-    group by user_id
+    group by 1
     {%- else %}
     select
         user_id,
         min(period_start) as grid_start
     from payments_per_user_period
-    group by user_id
+    group by 1
     {%- endif %}
 ),
 
@@ -166,7 +151,7 @@ cumulated as (
         {%- if state_period %}
         coalesce(
             stored_state.first_payment_at,
-            min(activity.period_first_payment_at) over user_to_date
+            min(activity.period_first_payment_at) over ({{ user_to_date }})
         ) as first_payment_at,
         coalesce(
             max(
@@ -174,22 +159,24 @@ cumulated as (
                     when activity.period_start >= {{ rfm_date_literal(recompute_from) }}
                         then activity.period_last_payment_at
                 end
-            ) over user_to_date,
+            ) over ({{ user_to_date }}),
             stored_state.last_payment_at
         ) as last_payment_at,
         {%- else %}
-        min(activity.period_first_payment_at) over user_to_date as first_payment_at,
-        max(activity.period_last_payment_at) over user_to_date as last_payment_at,
+        min(activity.period_first_payment_at) over ({{ user_to_date }}) as first_payment_at,
+        max(activity.period_last_payment_at) over ({{ user_to_date }}) as last_payment_at,
         {%- endif %}
         {%- if window_periods %}
-        sum(activity.payments) over user_window as frequency,
-        sum(activity.amount) over user_window as monetary,
+        sum(activity.payments) over ({{ user_window }}) as frequency,
+        sum(activity.amount) over ({{ user_window }}) as monetary,
         {%- elif state_period %}
-        coalesce(stored_state.frequency, 0) + sum(activity.payments) over user_to_date as frequency,
-        coalesce(stored_state.monetary, 0) + sum(activity.amount) over user_to_date as monetary,
+        coalesce(stored_state.frequency, 0)
+        + sum(activity.payments) over ({{ user_to_date }}) as frequency,
+        coalesce(stored_state.monetary, 0)
+        + sum(activity.amount) over ({{ user_to_date }}) as monetary,
         {%- else %}
-        sum(activity.payments) over user_to_date as frequency,
-        sum(activity.amount) over user_to_date as monetary,
+        sum(activity.payments) over ({{ user_to_date }}) as frequency,
+        sum(activity.amount) over ({{ user_to_date }}) as monetary,
         {%- endif %}
         {%- if state_period %}
         stored_state.rfm_segment as stored_segment,
@@ -199,27 +186,16 @@ cumulated as (
         cast(null as date) as stored_segment_since
         {%- endif %}
     from activity
-    {%- if state_period %}
+    {% if state_period -%}
     left join stored_state
         on activity.user_id = stored_state.user_id
     {%- endif %}
-    window
-        user_to_date as (
-            partition by activity.user_id
-            order by activity.period_start
-            rows between unbounded preceding and current row
-        ){% if window_periods %},
-        user_window as (
-            partition by activity.user_id
-            order by activity.period_start
-            rows between {{ window_periods - 1 }} preceding and current row
-        ){% endif %}
 ),
 
 snapshots as (
     select
         *,
-        {{ dbt.datediff('last_payment_at', 'snapshot_at', 'day') }} as recency_days
+        {{ dbt.datediff('last_payment_at', 'snapshot_at', 'day') }} as recency_days  -- noqa: LT05
     from cumulated
     {%- if recompute_from %}
     where period_start >= {{ rfm_date_literal(recompute_from) }}

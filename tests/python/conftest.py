@@ -3,6 +3,7 @@ database per scenario, and a way to run dbt against it exactly as a scheduler wo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -90,16 +91,8 @@ class Warehouse:
 
 
 def yaml_flow(values: dict[str, Any]) -> str:
-    """A --vars argument: a YAML flow mapping with every value quoted or numeric."""
-    parts = []
-    for key, value in values.items():
-        if value is None:
-            parts.append(f"{key}: null")
-        elif isinstance(value, int):
-            parts.append(f"{key}: {value}")
-        else:
-            parts.append(f"{key}: '{value}'")
-    return "{" + ", ".join(parts) + "}"
+    """A --vars argument: JSON is a YAML flow mapping, with every string safely quoted."""
+    return json.dumps(values)
 
 
 @pytest.fixture(scope="session")
