@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from rfm_segmentation import database, demo_data, summary
 
@@ -119,11 +118,11 @@ def cmd_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
         f"raw.dim_calendar: {counts['dim_calendar']:,} rows "
         f"({time.perf_counter() - started:.1f}s)"
     )
-    console.rule(f"[bold]3/3 dbt build --vars \"{demo_vars(spec)}\"")
+    # The raw tables were just replaced wholesale: rebuild the history from scratch.
+    command = ["build", "--full-refresh", "--vars", demo_vars(spec)]
+    console.rule("[bold]3/3 dbt " + " ".join(command))
     started = time.perf_counter()
-    code = run_with_connection(
-        [_dbt_executable(), "build", "--vars", demo_vars(spec)], connection, root
-    )
+    code = run_with_connection([_dbt_executable(), *command], connection, root)
     elapsed = time.perf_counter() - started
     if code != 0:
         console.print(f"[red]dbt build failed (exit {code})[/]")

@@ -86,7 +86,7 @@ def render(result: Summary) -> Group:
         ("segment", "left"), ("users", "right"), ("share", "right"),
         ("avg recency (days)", "right"), ("avg frequency", "right"), ("avg monetary", "right"),
     ]:
-        segments.add_column(name, justify=justify)  # type: ignore[arg-type]
+        segments.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for s in result.segments:
         segments.add_row(
             s.rfm_segment, f"{s.users:,}", f"{s.share:.1%}", f"{s.avg_recency_days:.0f}",

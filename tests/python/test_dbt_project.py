@@ -10,10 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import reference
-from conftest import SCHEMA, PaymentRow, Warehouse
 
 from rfm_segmentation import demo_data
+
+import reference
+from conftest import SCHEMA, PaymentRow, Warehouse
 
 AS_OF = datetime(2024, 7, 10, 12, 0, 0)
 SPEC = demo_data.DemoSpec(n_users=300, start=date(2023, 10, 1), as_of=AS_OF, seed=7)
