@@ -41,11 +41,10 @@ payments as (
         payment_date,
         payment_amount
     from {{ ref('stg_billing__payments') }}
-    where
-        rejection_reason is null
-        {%- if compute_from %}
+    where rejection_reason is null
+    {%- if compute_from %}
         and payment_date >= {{ rfm_date_literal(compute_from) }}
-        {%- endif %}
+    {%- endif %}
 ),
 
 periods as (

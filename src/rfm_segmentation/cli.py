@@ -95,7 +95,10 @@ def cmd_exec(args: argparse.Namespace, console: Console, root: Path) -> int:
     if not command:
         console.print("[red]rfm exec: give a command after --[/]")
         return 2
-    return run_with_connection(command, database.resolve(root), root)
+    connection = database.resolve(root)
+    if args.database:
+        connection = database.ensure_database(connection, args.database)
+    return run_with_connection(command, connection, root)
 
 
 def cmd_summary(args: argparse.Namespace, console: Console, root: Path) -> int:
@@ -163,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     dbt.set_defaults(handler=cmd_dbt)
 
     exec_ = sub.add_parser("exec", help="run a command with the connection set")
+    exec_.add_argument("--database", help="use (and create if missing) this database instead")
     exec_.add_argument("command", nargs=argparse.REMAINDER)
     exec_.set_defaults(handler=cmd_exec)
     return parser
