@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test lint stop clean
+.PHONY: setup report demo test lint bench stop clean
 
 setup: $(STAMP)  ## create .venv and install the project (quick when done)
 
@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+report: setup  ## HTML + PNG report of the built marts (segment mix, transitions, R x F grid)
+	$(BIN)/rfm report
 
 demo: setup  ## embedded PostgreSQL + demo data + dbt build + summary
 	$(BIN)/rfm demo
@@ -23,6 +26,10 @@ lint: setup  ## sqlfluff (dbt templater: needs the database) and ruff
 
 test: setup lint  ## lint + every test against a real PostgreSQL
 	$(BIN)/python -m pytest
+
+SIZE ?= S
+bench: setup  ## benchmark (naive, ours full + incremental, floor, pandas): SIZE=S|M|L
+	$(BIN)/rfm bench --size $(SIZE)
 
 stop:  ## stop the embedded PostgreSQL
 	$(BIN)/rfm server stop

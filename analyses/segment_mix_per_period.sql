@@ -1,16 +1,17 @@
--- How many users were in each segment, period by period ("how many Champions did we have each
--- month?"). Paste the compiled SQL (target/compiled/.../analyses/) into your BI tool.
+-- Segment mix over time: users and share of each segment, period by period ("how many
+-- Champions did we have each month?"). Compile with `dbt compile`, then paste the SQL from
+-- target/compiled/rfm_segmentation/analyses/ into the BI tool.
 
 with
 
-history as (
-    select * from {{ ref('rfm_segments_history') }}
+summary as (
+    select * from {{ ref('rfm_segment_summary') }}
 )
 
 select
     snapshot_period,
     rfm_segment,
-    count(*) as users
-from history
-group by 1, 2
-order by 1, 2
+    users,
+    share_of_users
+from summary
+order by snapshot_period asc, users desc

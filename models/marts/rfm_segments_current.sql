@@ -1,6 +1,17 @@
 {#-
     The latest period of the history, one row per user: what reverse ETL syncs to the CRM.
+    With var reverse_etl_role set, that role may select this table (and use its schema), and
+    nothing else of the project. See docs/reverse_etl.md for the columns a diff-based sync
+    should compare.
 -#}
+{%- set reverse_etl_role = rfm_reverse_etl_role() -%}
+{{ config(
+    grants={'select': [reverse_etl_role] if reverse_etl_role else []},
+    post_hook=(
+        ['grant usage on schema ' ~ adapter.quote(this.schema) ~ ' to ' ~ reverse_etl_role]
+        if reverse_etl_role else []
+    ),
+) }}
 
 with
 

@@ -1,12 +1,13 @@
 """`rfm`: run the project on the embedded PostgreSQL (or on yours when PGHOST is set).
 
-    rfm demo                  server + demo data + dbt build + summary
+    rfm demo                  server + demo data + dbt build + summary + report
     rfm server start|stop|status
     rfm env                   the PG* settings, as shell exports
     rfm load-demo             (re)load the demo data into the raw schema
     rfm dbt ARGS...           dbt with the connection set (e.g. rfm dbt build --full-refresh)
     rfm exec -- CMD...        any command with the connection set (e.g. sqlfluff lint)
     rfm summary               segments of the latest period
+    rfm report                HTML + PNG charts of the marts
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rfm_segmentation import database, demo_data, summary
+from rfm_segmentation import bench, database, demo_data, report, summary
 
 DEMO_SPEC = demo_data.DemoSpec()
 
@@ -133,6 +134,8 @@ def cmd_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
     console.print(f"dbt build: {elapsed:.1f}s")
     schema = os.environ.get("DBT_SCHEMA", "analytics")
     console.print(summary.render(summary.fetch(connection, schema)))
+    charts = report.build_report(connection, schema, root / ".local" / "report")
+    console.print(f"charts: open {charts.html.as_uri()} in a browser (`make report` redraws it)")
     return 0
 
 
@@ -169,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     exec_.add_argument("--database", help="use (and create if missing) this database instead")
     exec_.add_argument("command", nargs=argparse.REMAINDER)
     exec_.set_defaults(handler=cmd_exec)
+    report.register(sub)
+    bench.register(sub)
     return parser
 
 

@@ -40,6 +40,13 @@ class Connection:
     def with_database(self, database: str) -> Connection:
         return Connection({**self.env, "PGDATABASE": database}, self.embedded)
 
+    def with_user(self, user: str, password: str | None = None) -> Connection:
+        env = {**self.env, "PGUSER": user}
+        env.pop("PGPASSWORD", None)
+        if password is not None:
+            env["PGPASSWORD"] = password
+        return Connection(env, self.embedded)
+
     def connect(self, **kwargs: Any) -> Any:
         """A psycopg2 connection using these settings (psycopg2 reads nothing else)."""
         keys = {"PGHOST": "host", "PGPORT": "port", "PGUSER": "user",

@@ -58,6 +58,7 @@ __all__ = [
     "PaymentRow",
     "RATE_MEAN_PER_MONTH",
     "RATE_SHAPE",
+    "append_payments",
     "generate_calendar",
     "generate_payments",
     "load_raw",
@@ -163,10 +164,22 @@ class DemoSpec:
     as_of: datetime = datetime(2025, 1, 15, 12, 0, 0)  # data ends just before; the demo's rfm_as_of
     seed: int = 42
     dirty_rows: bool = True  # add a few dirty rows of every rejection kind
+    # Shape of the customer base (defaults: the module constants above). The benchmark's dense
+    # shape (subscriptions, savings deposits) raises the rate and lifetime and lowers the share
+    # of one-time buyers.
+    rate_mean_per_month: float = RATE_MEAN_PER_MONTH
+    rate_shape: float = RATE_SHAPE
+    lifetime_mean_months: float = LIFETIME_MEAN_MONTHS
+    one_time_share: float = ONE_TIME_SHARE
 
     def __post_init__(self) -> None:
         if self.n_users < 1:
             raise ValueError(f"n_users must be at least 1, got {self.n_users}")
+        if self.rate_mean_per_month < 0 or self.rate_shape <= 0 or self.lifetime_mean_months <= 0:
+            raise ValueError("rate_mean_per_month must be >= 0, rate_shape and "
+                             "lifetime_mean_months > 0")
+        if not 0.0 <= self.one_time_share <= 1.0:
+            raise ValueError(f"one_time_share must be in [0, 1], got {self.one_time_share}")
         if self.seed < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
         if self.as_of.tzinfo is not None:
@@ -252,10 +265,10 @@ def _population(spec: DemoSpec, start_s: int, end_s: int) -> _Population:
     u = rng.random(n)
     x = np.log1p(u * (ACQUISITION_GROWTH - 1.0)) / math.log(ACQUISITION_GROWTH)
     arrival = np.sort(start_s + np.floor(x * span).astype(np.int64))
-    one_time = rng.random(n) < ONE_TIME_SHARE
-    lifetime = np.floor(rng.exponential(LIFETIME_MEAN_MONTHS, n) * _SECONDS_PER_MONTH)
+    one_time = rng.random(n) < spec.one_time_share
+    lifetime = np.floor(rng.exponential(spec.lifetime_mean_months, n) * _SECONDS_PER_MONTH)
     churn = np.where(one_time, arrival, np.minimum(arrival + lifetime.astype(np.int64), end_s))
-    rate = rng.gamma(RATE_SHAPE, RATE_MEAN_PER_MONTH / RATE_SHAPE, n)
+    rate = rng.gamma(spec.rate_shape, spec.rate_mean_per_month / spec.rate_shape, n)
     log_amount = math.log(AMOUNT_MEDIAN) + AMOUNT_USER_LOG_SD * rng.standard_normal(n)
     user_ids = np.array([f"u{i:06d}" for i in range(1, n + 1)], dtype=object)
     return _Population(arrival, churn.astype(np.int64), rate, log_amount, user_ids)
@@ -632,3 +645,29 @@ def load_raw(
         conn.rollback()
         raise
     return {"fact_payments": n_payments, "dim_calendar": n_calendar}
+
+
+def append_payments(
+    conn: PgConnection,
+    payments: Iterable[PaymentRow],
+    schema: str = "raw",
+) -> int:
+    """COPY more rows into the existing ``<schema>.fact_payments`` (e.g. a new period arriving),
+    analyze it and commit; return the number of rows appended. On error the transaction is
+    rolled back and nothing is appended."""
+    payments_table = sql.Identifier(schema, "fact_payments")
+    try:
+        with conn.cursor() as cur:
+            n_payments = _copy_in(
+                cur,
+                payments_table,
+                ("payment_id", "user_id", "payment_date", "payment_amount"),
+                map(_payment_line, payments),
+                conn,
+            )
+            cur.execute(sql.SQL("ANALYZE {}").format(payments_table))
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return n_payments

@@ -67,6 +67,62 @@ def assert_same_rows(actual: list[dict], expected: list[dict], key: tuple[str, .
     assert not mismatches, f"columns that differ (count, first examples): {report}"
 
 
+def expected_transitions(history_rows: list[dict]) -> list[dict]:
+    """SPEC.md rfm_segment_transitions, derived from the reference history."""
+    first = min(row["snapshot_period"] for row in history_rows)
+    moves = Counter(
+        (row["snapshot_period"], row["previous_segment"], row["rfm_segment"])
+        for row in history_rows if row["snapshot_period"] > first
+    )
+    return [
+        {"snapshot_period": p, "from_segment": f, "to_segment": t, "users": n}
+        for (p, f, t), n in moves.items()
+    ]
+
+
+def expected_summary(history_rows: list[dict]) -> list[dict]:
+    """SPEC.md rfm_segment_summary, derived from the reference history."""
+    groups: dict[tuple[date, str], list[dict]] = {}
+    for row in history_rows:
+        groups.setdefault((row["snapshot_period"], row["rfm_segment"]), []).append(row)
+    period_users = Counter(row["snapshot_period"] for row in history_rows)
+    return [
+        {
+            "snapshot_period": period,
+            "rfm_segment": segment,
+            "users": len(rows),
+            "share_of_users": len(rows) / period_users[period],
+            "monetary_total": sum((r["monetary"] for r in rows), Decimal(0)),
+            "avg_recency_days": sum(r["recency_days"] for r in rows) / len(rows),
+            "avg_frequency": sum(r["frequency"] for r in rows) / len(rows),
+        }
+        for (period, segment), rows in groups.items()
+    ]
+
+
+def assert_marts_match(warehouse: Warehouse, expected: list[dict]) -> None:
+    assert_same_rows(
+        warehouse.table("rfm_segment_transitions", "snapshot_period"),
+        expected_transitions(expected),
+        ("snapshot_period", "from_segment", "to_segment"),
+    )
+    summary = warehouse.table("rfm_segment_summary", "snapshot_period")
+    assert_same_rows(summary, expected_summary(expected), ("snapshot_period", "rfm_segment"))
+    for row in summary:  # avg_monetary: numeric division, compared to 1e-12 relative
+        assert math.isclose(
+            float(row["avg_monetary"]), float(row["monetary_total"]) / row["users"], rel_tol=1e-12
+        )
+
+
+def marts(warehouse: Warehouse) -> tuple[list[dict], ...]:
+    """Every public table, rows in a canonical order, for before/after comparisons."""
+    return tuple(
+        sorted(warehouse.table(name, "1"), key=lambda row: [str(v) for v in row.values()])
+        for name in ("rfm_segments_history", "rfm_segment_transitions", "rfm_segment_summary",
+                     "rfm_segments_current")
+    )
+
+
 def history(warehouse: Warehouse) -> list[dict]:
     return warehouse.table("rfm_segments_history", "snapshot_period, user_id")
 
@@ -99,6 +155,7 @@ def test_history_matches_the_reference(warehouse: Warehouse, options: dict[str, 
         reference.current_segments(expected),
         ("user_id",),
     )
+    assert_marts_match(warehouse, expected)
 
 
 def test_screening_matches_the_reference(warehouse: Warehouse) -> None:
@@ -179,14 +236,16 @@ def test_incremental_run_equals_full_refresh(warehouse: Warehouse, options: dict
 
     warehouse.load(rows, calendar())
     build(warehouse, rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
-    incremental = history(warehouse)
-    assert_same_rows(incremental, expected_history(rows, AS_OF, **options), HISTORY_KEY)
+    expected = expected_history(rows, AS_OF, **options)
+    assert_same_rows(history(warehouse), expected, HISTORY_KEY)
+    assert_marts_match(warehouse, expected)
+    incremental = marts(warehouse)
 
     build(warehouse, rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
-    assert history(warehouse) == incremental, "a second run with the same inputs changed rows"
+    assert marts(warehouse) == incremental, "a second run with the same inputs changed rows"
 
     build(warehouse, "--full-refresh", rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
-    assert history(warehouse) == incremental, "incremental result differs from --full-refresh"
+    assert marts(warehouse) == incremental, "incremental result differs from --full-refresh"
 
 
 def raw_fingerprint(warehouse: Warehouse) -> list[dict]:

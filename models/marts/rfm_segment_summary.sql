@@ -1,0 +1,50 @@
+{#-
+    Per period and segment: users, their share of the period's users, the segment's total and
+    average monetary, and its average recency and frequency. Incremental like the history.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='snapshot_period',
+    on_schema_change='fail',
+) }}
+
+{%- set recompute_from = rfm_incremental_bounds().recompute_from %}
+
+with
+
+history as (
+    select * from {{ ref('rfm_segments_history') }}
+    {%- if recompute_from %}
+    where snapshot_period >= {{ rfm_date_literal(recompute_from) }}
+    {%- endif %}
+),
+
+per_segment as (
+    select
+        snapshot_period,
+        rfm_segment,
+        count(*) as users,
+        sum(monetary) as monetary_total,
+        avg(cast(recency_days as {{ dbt.type_float() }})) as avg_recency_days,
+        avg(cast(frequency as {{ dbt.type_float() }})) as avg_frequency,
+        avg(monetary) as avg_monetary
+    from history
+    group by 1, 2
+),
+
+summary as (
+    select
+        snapshot_period,
+        rfm_segment,
+        users,
+        cast(users as {{ dbt.type_float() }})
+        / sum(users) over (partition by snapshot_period) as share_of_users,
+        monetary_total,
+        avg_recency_days,
+        avg_frequency,
+        avg_monetary
+    from per_segment
+)
+
+select * from summary
