@@ -106,3 +106,14 @@
 {% macro rfm_sql_string(value) -%}
     '{{ value | string | replace("'", "''") }}'
 {%- endmacro %}
+
+
+{#- var raw_schema is rendered into sources.yml, where dbt quotes it without escaping quotes:
+    every model that reads a source calls this first, so that a name carrying quotes or a
+    semicolon fails at compile time instead of reaching the database. -#}
+{% macro rfm_check_raw_schema() -%}
+    {%- set raw_schema = var('raw_schema', 'raw') | string -%}
+    {%- if not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_$]{0,62}', raw_schema) -%}
+        {{ rfm_var_error('raw_schema', raw_schema, "expected a schema name ([A-Za-z_][A-Za-z0-9_$]*)") }}
+    {%- endif -%}
+{%- endmacro %}

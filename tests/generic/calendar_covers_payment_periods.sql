@@ -22,7 +22,8 @@
         {%- endfor -%}
     {%- endif -%}
 {%- endif -%}
-{%- if missing -%}
+{%- if missing and flags.WHICH in ['build', 'test'] -%}
+    {#- A plain "Got N results" would not say which periods: fail with the list instead. -#}
     {{ exceptions.raise_compiler_error(
         "dim_calendar does not cover " ~ (missing | length) ~ " " ~ rfm_grain()
         ~ " period(s) needed from the first clean payment to rfm_as_of: "
@@ -30,7 +31,12 @@
     ) }}
 {%- endif %}
 
-select {{ column_name }}
+{#- `dbt compile`/`dbt show` of this test list the missing periods as rows. #}
+{%- for period in missing %}
+select cast('{{ period }}' as date) as missing_period
+union all
+{%- endfor %}
+select {{ column_name }} as missing_period
 from {{ model }}
 where 1 = 0
 

@@ -1,3 +1,5 @@
+{{- rfm_check_raw_schema() }}
+
 with
 
 source_calendar as (

@@ -6,6 +6,7 @@
     all payments that should happen once per build.
 -#}
 {{ config(materialized='table') }}
+{{- rfm_check_raw_schema() }}
 
 with
 

@@ -1,0 +1,159 @@
+"""Bad input of every kind: the build either succeeds with every raw row accounted for (clean or
+rejected with its reason, the history equal to the reference) or fails saying what is wrong."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from test_dbt_project import (
+    assert_marts_match,
+    assert_same_rows,
+    expected_history,
+)
+
+import reference
+from conftest import ROOT, SCHEMA, PaymentRow, Warehouse
+
+AS_OF = datetime(2024, 3, 15, 12, 0, 0)
+CALENDAR = [
+    (date(2023, 1, 1) + timedelta(days=n), (date(2023, 1, 1) + timedelta(days=n)).replace(day=1))
+    for n in range(800)
+]
+
+
+def build_and_check(warehouse: Warehouse, rows: list[PaymentRow]) -> dict[str, int]:
+    """Load, build, and check the invariants; return the row counts."""
+    warehouse.load(rows, CALENDAR)
+    warehouse.dbt("build", vars={"rfm_as_of": AS_OF.isoformat(sep=" ")}).assert_ok()
+
+    counts = warehouse.query(
+        f"select (select count(*) from raw.fact_payments) as raw_rows,"
+        f" (select count(*) from {SCHEMA}.stg_billing__payments where rejection_reason is null)"
+        f" as clean_rows, (select count(*) from {SCHEMA}.payments_rejected) as rejected_rows,"
+        f" (select count(*) from {SCHEMA}.rfm_segments_history) as history_rows"
+    )[0]
+    assert counts["raw_rows"] == len(rows) == counts["clean_rows"] + counts["rejected_rows"]
+
+    raw = [reference.RawPayment(*row) for row in rows]
+    clean, rejected = reference.screen_payments(raw, AS_OF)
+    assert (counts["clean_rows"], counts["rejected_rows"]) == (len(clean), len(rejected))
+    expected = expected_history(rows, AS_OF)
+    if expected:
+        assert_same_rows(
+            warehouse.table("rfm_segments_history", "1"), expected,
+            ("snapshot_period", "user_id"),
+        )
+        assert_marts_match(warehouse, expected)
+    else:
+        assert counts["history_rows"] == 0
+    return counts
+
+
+def test_empty_sources_build_an_empty_history(warehouse: Warehouse) -> None:
+    warehouse.load([], [])
+    warehouse.dbt("build", vars={"rfm_as_of": AS_OF.isoformat(sep=" ")}).assert_ok()
+    for table in ("rfm_segments_history", "rfm_segments_current", "rfm_segment_transitions",
+                  "rfm_segment_summary", "payments_rejected"):
+        assert warehouse.query(f"select count(*) as n from {SCHEMA}.{table}") == [{"n": 0}]
+
+
+def test_every_row_rejected(warehouse: Warehouse) -> None:
+    t = datetime(2024, 1, 10, 9, 0, 0)
+    rows: list[PaymentRow] = [
+        (None, "u1", t, Decimal("5")),
+        ("   ", "u1", t, Decimal("5")),
+        ("p1", None, t, Decimal("5")),
+        ("p2", "", t, Decimal("5")),
+        ("p3", "u1", None, Decimal("5")),
+        ("p4", "u1", t, None),
+        ("p5", "u1", t, Decimal("0")),
+        ("p6", "u1", t, Decimal("-0.01")),
+        ("p7", "u1", AS_OF, Decimal("5")),
+        ("p8", "u1", AS_OF + timedelta(days=400), Decimal("5")),
+    ]
+    counts = build_and_check(warehouse, rows)
+    assert counts == {"raw_rows": 10, "clean_rows": 0, "rejected_rows": 10, "history_rows": 0}
+
+
+def test_unicode_long_ids_huge_amounts_and_conflicting_duplicates(warehouse: Warehouse) -> None:
+    t = datetime(2023, 11, 3, 8, 0, 0)
+    long_id = "user-" + "x" * 5000
+    rows: list[PaymentRow] = [
+        ("p1", "Zoë 🧾 顧客", t, Decimal("12.50")),
+        ("p2", "Zoë 🧾 顧客", t + timedelta(days=40), Decimal("99999999999999999999.99")),
+        ("p3", long_id, t + timedelta(days=1), Decimal("0.000001")),
+        ("p4", "  u-padded  ", t + timedelta(days=2), Decimal("7")),
+        ("p5", "u-tab\t", t + timedelta(days=3), Decimal("7")),
+        # conflicting duplicates: the earliest date wins, then the smallest amount, then user
+        ("dup", "u-late", t + timedelta(days=9), Decimal("1")),
+        ("dup", "u-early", t + timedelta(days=8), Decimal("9")),
+        (" dup ", "u-early-cheaper", t + timedelta(days=8), Decimal("3")),
+        ("same", "u10", t, Decimal("3")),
+        ("same", "u9", t, Decimal("3")),
+        # an exact duplicate row
+        ("p6", "u-exact", t + timedelta(days=70), Decimal("4")),
+        ("p6", "u-exact", t + timedelta(days=70), Decimal("4")),
+        # a payment exactly at a period start and one a microsecond before
+        ("p7", "u-edge", datetime(2024, 2, 1), Decimal("1")),
+        ("p8", "u-edge", datetime(2024, 2, 1) - timedelta(microseconds=1), Decimal("1")),
+    ]
+    counts = build_and_check(warehouse, rows)
+    assert counts["rejected_rows"] == 4
+    kept = {
+        r["payment_id"]: r["user_id"]
+        for r in warehouse.query(
+            f"select payment_id, user_id from {SCHEMA}.stg_billing__payments"
+            " where rejection_reason is null and payment_id in ('dup', 'same')"
+        )
+    }
+    assert kept == {"dup": "u-early-cheaper", "same": "u10"}
+    users = {r["user_id"] for r in warehouse.table("rfm_segments_current", "user_id")}
+    assert {"Zoë 🧾 顧客", long_id, "u-padded", "u-tab\t"} <= users
+
+
+@pytest.mark.parametrize(
+    "raw_schema", ['raw"; drop table raw.fact_payments; --', "raw'; select 1; --"]
+)
+def test_raw_schema_var_cannot_inject_sql(warehouse: Warehouse, raw_schema: str) -> None:
+    rows: list[PaymentRow] = [("p1", "u1", datetime(2024, 1, 5), Decimal("1"))]
+    warehouse.load(rows, CALENDAR)
+    result = warehouse.dbt(
+        "build", vars={"rfm_as_of": AS_OF.isoformat(sep=" "), "raw_schema": raw_schema}
+    )
+    assert result.returncode != 0
+    assert f"Invalid var raw_schema={raw_schema}: expected a schema name" in result.output
+    assert warehouse.query("select count(*) as n from raw.fact_payments") == [{"n": 1}]
+
+
+def test_no_credentials_in_the_repository_or_in_dbt_logs(warehouse: Warehouse) -> None:
+    if warehouse.connection.embedded:
+        # Trust auth ignores the password, but dbt receives it like any other: a fake will do.
+        secret = "s3cret-" + uuid.uuid4().hex
+        user = warehouse.connection.env.get("PGUSER", "postgres")
+        warehouse.connection = warehouse.connection.with_user(user, secret)
+    else:
+        secret = warehouse.connection.env.get("PGPASSWORD", "")
+        if len(secret) < 4:
+            pytest.skip("your server is used without a password: there is none to leak")
+    warehouse.load([("p1", "u1", datetime(2024, 1, 5), Decimal("1"))], CALENDAR)
+    warehouse.dbt("build", vars={"rfm_as_of": AS_OF.isoformat(sep=" ")}).assert_ok()
+    warehouse.dbt("debug").assert_ok()
+    written = [p for p in warehouse.workdir.rglob("*") if p.is_file()]
+    assert written, "dbt wrote no target/log files: the check would be vacuous"
+    assert [p for p in written if secret in p.read_text(errors="replace")] == []
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    uri_with_password = re.compile(r"postgres(ql)?://[^:/\s]+:[^@/\s]+@")
+    for name in tracked:
+        path = ROOT / name
+        if path.is_file() and path.suffix not in {".png"}:
+            assert not uri_with_password.search(path.read_text(errors="replace")), name
+    profile = (ROOT / "profiles.yml").read_text()
+    assert "password: \"{{ env_var('PGPASSWORD', '') }}\"" in profile
