@@ -157,3 +157,45 @@ def test_no_credentials_in_the_repository_or_in_dbt_logs(warehouse: Warehouse) -
             assert not uri_with_password.search(path.read_text(errors="replace")), name
     profile = (ROOT / "profiles.yml").read_text()
     assert "password: \"{{ env_var('PGPASSWORD', '') }}\"" in profile
+
+
+def test_late_payments_before_the_lookback_are_reported_then_included_by_full_refresh(
+    warehouse: Warehouse,
+) -> None:
+    t = datetime(2023, 9, 1, 10, 0, 0)
+    rows: list[PaymentRow] = [
+        (f"p{i}", f"u{i % 7}", t + timedelta(days=9 * i, hours=i), Decimal(i % 5 + 1))
+        for i in range(60)
+    ]
+    first_as_of = datetime(2024, 2, 20)
+    warehouse.load([r for r in rows if r[2] < first_as_of], CALENDAR)
+    warehouse.dbt("build", vars={"rfm_as_of": first_as_of.isoformat(sep=" ")}).assert_ok()
+
+    # arrives late: two payments of November 2023 (before the recomputed January-February) and
+    # one of January 2024 (inside the lookback)
+    late: list[PaymentRow] = [
+        ("late-1", "u1", datetime(2023, 11, 5), Decimal("10")),
+        ("late-2", "u-new", datetime(2023, 11, 6), Decimal("10")),
+        ("late-3", "u2", datetime(2024, 1, 7), Decimal("10")),
+    ]
+    everything = rows + late
+    warehouse.load(everything, CALENDAR)
+    result = warehouse.dbt("build", vars={"rfm_as_of": AS_OF.isoformat(sep=" ")}).assert_ok()
+    assert "Got 2 results, configured to warn if != 0" in result.output
+    assert "warn_clean_payments_missing_from_history" in result.output
+    current = {r["user_id"]: r for r in warehouse.table("rfm_segments_current", "user_id")}
+    expected = {r["user_id"]: r for r in reference.current_segments(
+        expected_history(everything, AS_OF))}
+    assert current["u2"]["frequency"] == expected["u2"]["frequency"]  # inside the lookback
+    assert current["u1"]["frequency"] == expected["u1"]["frequency"] - 1
+    assert "u-new" not in current
+
+    result = warehouse.dbt(
+        "build", "--full-refresh", vars={"rfm_as_of": AS_OF.isoformat(sep=" ")}
+    ).assert_ok()
+    assert "warn_clean_payments_missing_from_history" in result.output
+    assert "configured to warn" not in result.output
+    assert_same_rows(
+        warehouse.table("rfm_segments_history", "1"), expected_history(everything, AS_OF),
+        ("snapshot_period", "user_id"),
+    )
