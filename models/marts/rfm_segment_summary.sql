@@ -7,6 +7,7 @@
     incremental_strategy='delete+insert',
     unique_key='snapshot_period',
     on_schema_change='fail',
+    pre_hook=[rfm_lock_model()],
 ) }}
 
 {%- set recompute_from = rfm_incremental_bounds().recompute_from %}

@@ -14,6 +14,7 @@
     incremental_strategy='delete+insert',
     unique_key='snapshot_period',
     on_schema_change='fail',
+    pre_hook=[rfm_lock_model(), rfm_session_tuning()],
     indexes=[
         {'columns': ['snapshot_period', 'user_id'], 'unique': true},
     ],

@@ -4,7 +4,8 @@
     rfm server start|stop|status
     rfm env                   the PG* settings, as shell exports
     rfm load-demo             (re)load the demo data into the raw schema
-    rfm dbt ARGS...           dbt with the connection set (e.g. rfm dbt build --full-refresh)
+    rfm dbt ARGS...           dbt with the connection set (e.g. rfm dbt build --full-refresh);
+                              build/run/seed wait for another such run on the same schema
     rfm exec -- CMD...        any command with the connection set (e.g. sqlfluff lint)
     rfm summary               segments of the latest period
     rfm report                HTML + PNG charts of the marts
@@ -87,8 +88,23 @@ def cmd_load_demo(args: argparse.Namespace, console: Console, root: Path) -> int
     return 0
 
 
+# dbt commands that write to the warehouse: `rfm dbt` runs one of them at a time per target
+# schema, so that two scheduler runs that overlap queue up instead of colliding.
+WRITING_DBT_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
+
+
 def cmd_dbt(args: argparse.Namespace, console: Console, root: Path) -> int:
-    return run_with_connection([_dbt_executable(), *args.dbt_args], database.resolve(root), root)
+    connection = database.resolve(root)
+    command = [_dbt_executable(), *args.dbt_args]
+    if not WRITING_DBT_COMMANDS.intersection(args.dbt_args[:1]):
+        return run_with_connection(command, connection, root)
+    schema = os.environ.get("DBT_SCHEMA", "analytics")
+    key = f"rfm_segmentation:{connection.env.get('PGDATABASE', 'postgres')}.{schema}"
+    with database.advisory_lock(
+        connection, key,
+        on_wait=lambda: console.print(f"waiting for the other dbt run on schema {schema}..."),
+    ):
+        return run_with_connection(command, connection, root)
 
 
 def cmd_exec(args: argparse.Namespace, console: Console, root: Path) -> int:

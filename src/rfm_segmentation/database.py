@@ -152,6 +152,24 @@ def ensure_database(connection: Connection, database: str, *, recreate: bool = F
 
 
 @contextmanager
+def advisory_lock(connection: Connection, key: str, on_wait: Any = None) -> Iterator[None]:
+    """Hold a session-level advisory lock on ``key`` (waiting for it if another session holds
+    it; ``on_wait`` is called once before waiting). The server releases it if we die."""
+    conn = connection.connect()
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select pg_try_advisory_lock(hashtext(%s))", (key,))
+            if not cur.fetchone()[0]:
+                if on_wait is not None:
+                    on_wait()
+                cur.execute("select pg_advisory_lock(hashtext(%s))", (key,))
+        yield
+    finally:
+        conn.close()
+
+
+@contextmanager
 def cursor(connection: Connection) -> Iterator[Any]:
     conn = connection.connect()
     try:

@@ -22,6 +22,7 @@ from rfm_segmentation import database, demo_data
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).with_name("dbt"))
+RFM = str(Path(sys.executable).with_name("rfm"))
 SCHEMA = "analytics"
 
 PaymentRow = tuple[str | None, str | None, datetime | None, Decimal | None]

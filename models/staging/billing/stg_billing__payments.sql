@@ -5,7 +5,7 @@
     the history, by payments_rejected and by the tests, and the duplicate rule needs a sort of
     all payments that should happen once per build.
 -#}
-{{ config(materialized='table') }}
+{{ config(materialized='table', pre_hook=rfm_session_tuning()) }}
 {{- rfm_check_raw_schema() }}
 
 with

@@ -1,0 +1,680 @@
+"""Failure, retry, concurrency and readers, against the real PostgreSQL (issue 5).
+
+* A `dbt build` killed with SIGKILL in the middle of the history model, then run again, leaves
+  exactly what an uninterrupted build leaves: on a first build, on an incremental run (killed
+  twice: in the temp-table build, and inside the delete+insert) and on a `--full-refresh` (killed
+  while its rename waits behind an analyst's open transaction).
+* Two `dbt build`s started at once on one database: both succeed, or one fails cleanly (exit 1
+  with a database error, no traceback) while the other succeeds, and the data is right either
+  way.
+* A reader loop on another connection during an incremental and a full-refresh build never sees
+  an error nor a row count other than the old or the new one.
+
+"An uninterrupted build" is the same data built the same way, without interference, in a
+reference database of this module. Figures are printed (`pytest -s` or `-rA` shows them) and
+repeated in the assertion messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from rfm_segmentation import database, demo_data
+
+from conftest import DBT, RFM, ROOT, SCHEMA, PaymentRow, Warehouse, yaml_flow
+
+SPEC = demo_data.DemoSpec(
+    n_users=3000, start=date(2023, 1, 1), as_of=datetime(2024, 11, 5, 6, 0, 0), seed=5
+)
+AS_OF_FIRST = datetime(2024, 7, 20, 12, 0, 0)  # first build
+AS_OF_SECOND = datetime(2024, 9, 10, 6, 0, 0)  # incremental run, after new payments arrived
+AS_OF_THIRD = SPEC.as_of  # full refresh, after more payments arrived
+
+PUBLIC_TABLES = (
+    "rfm_segments_history",
+    "rfm_segments_current",
+    "rfm_segment_transitions",
+    "rfm_segment_summary",
+    "payments_rejected",
+)
+# Built from the history: a build killed during the history model must leave them untouched.
+HISTORY_AND_DOWNSTREAM = PUBLIC_TABLES[:4]
+HISTORY_NODE = "model.rfm_segmentation.rfm_segments_history"
+CURRENT_NODE = "model.rfm_segmentation.rfm_segments_current"
+READ_TABLES = ("rfm_segments_current", "rfm_segments_history")
+
+BUILD_TIMEOUT_S = 300.0
+KILL_WINDOW_TIMEOUT_S = 240.0
+BACKENDS_GRACE_S = 20.0  # the server's own detection of a dead client, before we terminate
+READER_MAX_S = 60.0
+READER_MAX_QUERIES = 100_000
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+Tables = dict[str, Counter[str] | None]
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+@cache
+def chunks() -> tuple[list[PaymentRow], list[PaymentRow], list[PaymentRow]]:
+    """The demo payments cut at the two first rfm_as_of: what is loaded before the first
+    build, what arrives before the incremental run, what arrives before the full refresh."""
+    first: list[PaymentRow] = []
+    second: list[PaymentRow] = []
+    third: list[PaymentRow] = []
+    for row in demo_data.generate_payments(SPEC):
+        when = row[2]
+        if when is None or when < AS_OF_FIRST:
+            first.append(row)
+        elif when < AS_OF_SECOND:
+            second.append(row)
+        else:
+            third.append(row)
+    return first, second, third
+
+
+def load_first(connection: database.Connection) -> None:
+    conn = connection.connect()
+    try:
+        demo_data.load_raw(
+            conn, chunks()[0], demo_data.generate_calendar(date(2023, 1, 1), date(2024, 12, 31))
+        )
+    finally:
+        conn.close()
+
+
+def append(connection: database.Connection, rows: list[PaymentRow]) -> None:
+    conn = connection.connect()
+    try:
+        demo_data.append_payments(conn, rows)
+    finally:
+        conn.close()
+
+
+def as_of_vars(as_of: datetime) -> dict[str, Any]:
+    return {"rfm_as_of": as_of.isoformat(sep=" ")}
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+def public_tables(connection: database.Connection,
+                  names: tuple[str, ...] = PUBLIC_TABLES) -> Tables:
+    """Every row of each table as its text form (None for a missing table)."""
+    tables: Tables = {}
+    with database.cursor(connection) as cur:
+        for name in names:
+            cur.execute("select to_regclass(%s)", (f"{SCHEMA}.{name}",))
+            if cur.fetchone()[0] is None:
+                tables[name] = None
+                continue
+            cur.execute(
+                sql.SQL("select t::text from {} as t").format(sql.Identifier(SCHEMA, name))
+            )
+            tables[name] = Counter(row[0] for row in cur)
+    return tables
+
+
+def table_differences(actual: Tables, expected: Tables) -> list[str]:
+    problems = []
+    for name, want in expected.items():
+        got = actual.get(name)
+        if got == want:
+            continue
+        if got is None or want is None:
+            problems.append(f"{name}: {'missing' if got is None else 'exists'}, expected "
+                            f"{'missing' if want is None else str(want.total()) + ' rows'}")
+            continue
+        missing, extra = want - got, got - want
+        problems.append(
+            f"{name}: {got.total()} rows, expected {want.total()}; {missing.total()} missing "
+            f"(e.g. {list(missing)[:2]}), {extra.total()} unexpected (e.g. {list(extra)[:2]})"
+        )
+    return problems
+
+
+def assert_tables_equal(actual: Tables, expected: Tables, context: str) -> None:
+    problems = table_differences(actual, expected)
+    assert not problems, f"{context}:\n" + "\n".join(problems)
+
+
+def leftover_relations(connection: database.Connection) -> list[str]:
+    with database.cursor(connection) as cur:
+        cur.execute(
+            "select c.relname from pg_class as c join pg_namespace as n on n.oid = c.relnamespace"
+            " where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm')"
+            " and c.relname ~ '__dbt_(tmp|backup)'", (SCHEMA,)
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+def row_count(connection: database.Connection, table: str) -> int:
+    with database.cursor(connection) as cur:
+        cur.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(SCHEMA, table)))
+        return int(cur.fetchone()[0])
+
+
+@dataclass(frozen=True)
+class Reference:
+    first: Tables  # after the first build at AS_OF_FIRST
+    incremental: Tables  # after the incremental run at AS_OF_SECOND
+
+
+@pytest.fixture(scope="module")
+def reference_build(server: database.Connection,
+                    tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    """The uninterrupted builds every test compares with, in a database of their own."""
+    connection = database.ensure_database(server, "rfm_test_reliability_reference",
+                                          recreate=True)
+    warehouse = Warehouse(connection, tmp_path_factory.mktemp("reference"))
+    load_first(connection)
+    warehouse.dbt("build", vars=as_of_vars(AS_OF_FIRST)).assert_ok()
+    first = public_tables(connection)
+    append(connection, chunks()[1])
+    warehouse.dbt("build", vars=as_of_vars(AS_OF_SECOND)).assert_ok()
+    return Reference(first, public_tables(connection))
+
+
+# --- dbt as a subprocess ------------------------------------------------------------------------
+
+@dataclass
+class Build:
+    process: subprocess.Popen[str]
+    log: Path
+    target: Path
+
+    def wait(self, timeout: float = BUILD_TIMEOUT_S) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def output(self) -> str:
+        return ANSI.sub("", self.log.read_text(errors="replace"))
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    """dbt processes started by a test; any still running at its end is killed (by its own
+    process group, which only it belongs to)."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def start_build(warehouse: Warehouse, processes: list[subprocess.Popen[str]], name: str,
+                *flags: str, as_of: datetime, env: dict[str, str] | None = None,
+                via_cli: bool = False) -> Build:
+    """`dbt build` as a scheduler starts it (same command and environment as Warehouse.dbt,
+    or through `rfm dbt build` with ``via_cli``), in a process group of its own so that it can
+    be killed whole."""
+    env = env or warehouse.env()
+    log = warehouse.workdir / f"{name}.log"
+    program = [RFM, "dbt"] if via_cli else [DBT]
+    command = [*program, "build", *flags, "--vars",
+               yaml_flow({**warehouse.vars, **as_of_vars(as_of)})]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    processes.append(process)
+    return Build(process, log, Path(env["DBT_TARGET_PATH"]))
+
+
+def execute_windows(target: Path) -> dict[str, tuple[float, float]]:
+    """Epoch seconds of the execute phase of each node of the last run (run_results.json)."""
+    windows = {}
+    for result in json.loads((target / "run_results.json").read_text())["results"]:
+        for timing in result["timing"]:
+            if timing["name"] == "execute" and timing.get("started_at"):
+                windows[result["unique_id"]] = (
+                    datetime.fromisoformat(timing["started_at"]).timestamp(),
+                    datetime.fromisoformat(timing["completed_at"]).timestamp(),
+                )
+    return windows
+
+
+# --- pg_stat_activity ---------------------------------------------------------------------------
+
+def monitor(connection: database.Connection) -> Any:
+    conn = connection.connect()
+    conn.autocommit = True
+    return conn
+
+
+def dbt_backends(conn: Any) -> list[tuple[int, str, str | None, str]]:
+    """(pid, state, wait_event_type, query) of dbt's sessions on this database."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select pid, state, wait_event_type, query from pg_stat_activity"
+            " where datname = current_database() and pid <> pg_backend_pid()"
+            " and application_name = 'dbt'"
+        )
+        return cur.fetchall()
+
+
+def statement(query: str) -> str:
+    """A logged query without dbt's leading comment, on one line."""
+    return " ".join(query.split("*/", 1)[-1].split())
+
+
+@dataclass
+class Kill:
+    build: str
+    phase: str  # the history statement that was running (or waiting) when dbt was killed
+    seconds_to_clear: float = 0.0  # until the server had no session of the dead dbt left
+    terminated: list[str] = field(default_factory=list)  # sessions we had to terminate
+
+
+def kill_during_history(build: Build, conn: Any, phase: str, *, waiting_on_lock: bool = False,
+                        release: Callable[[], None] | None = None) -> Kill:
+    """Poll pg_stat_activity until a statement of the history model matching ``phase`` is
+    active (and, with ``waiting_on_lock``, waiting for a lock the test holds), SIGKILL the
+    whole dbt process group, then wait until the server has dropped every session of it."""
+    tag = f'"node_id": "{HISTORY_NODE}"'
+    pattern = re.compile(phase, re.IGNORECASE)
+    deadline = time.monotonic() + KILL_WINDOW_TIMEOUT_S
+    seen = None
+    while seen is None:
+        for _pid, state, wait_event_type, query in dbt_backends(conn):
+            if (state == "active" and tag in query and pattern.search(statement(query))
+                    and (not waiting_on_lock or wait_event_type == "Lock")):
+                seen = re.sub(r'"[^"]+"\.', "", statement(query))[:60]
+                break
+        else:
+            assert build.process.poll() is None, (
+                f"dbt ended before a history statement matching {phase!r} was seen; "
+                f"output:\n{build.output()[-3000:]}"
+            )
+            assert time.monotonic() < deadline, f"no history statement matching {phase!r}"
+            time.sleep(0.002)
+    os.killpg(build.process.pid, signal.SIGKILL)
+    assert build.wait(timeout=30) == -signal.SIGKILL, "dbt was not killed by SIGKILL"
+    if release is not None:
+        release()
+    kill = Kill(build.log.stem, seen)
+    killed_at = grace_from = time.monotonic()
+    while backends := dbt_backends(conn):
+        if time.monotonic() - grace_from > BACKENDS_GRACE_S:
+            # Realistic: an operator (or a watchdog) ends the sessions of a client that died.
+            with conn.cursor() as cur:
+                for pid, state, _, query in backends:
+                    cur.execute("select pg_terminate_backend(%s)", (pid,))
+                    kill.terminated.append(f"{pid} {state}: {statement(query)[:60]}")
+            grace_from = time.monotonic()
+        time.sleep(0.01)
+    kill.seconds_to_clear = time.monotonic() - killed_at
+    return kill
+
+
+@contextmanager
+def holding(connection: database.Connection, statement_sql: str) -> Iterator[Callable[[], None]]:
+    """Run ``statement_sql`` in a transaction left open (its locks held) on a connection of
+    its own; yield the function that ends it."""
+    conn = connection.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement_sql)
+        yield conn.rollback
+    finally:
+        conn.close()
+
+
+def report(title: str, lines: list[str]) -> str:
+    text = "\n".join([f"RELIABILITY {title}", *(f"  {line}" for line in lines)])
+    print("\n" + text)
+    return text
+
+
+# --- 1. SIGKILL in the middle of the history model, then retry ---------------------------------
+
+def retry(warehouse: Warehouse, as_of: datetime) -> None:
+    warehouse.dbt("build", vars=as_of_vars(as_of)).assert_ok()
+    assert leftover_relations(warehouse.connection) == []
+
+
+def test_sigkill_mid_history_then_retry_equals_an_uninterrupted_build(
+    warehouse: Warehouse, reference_build: Reference, processes: list[subprocess.Popen[str]]
+) -> None:
+    """Four kills, each followed by a check that the history and its downstream tables are
+    exactly as before the killed run, and (after the retries) equal to the uninterrupted
+    builds: a first build (in `create table ... insert`), an incremental run in its temp-table
+    build, the same run inside its delete+insert (the statement waits on a SHARE lock the test
+    holds, so that the kill lands between the two), and a --full-refresh whose rename waits
+    behind an open reader transaction, as behind a long BI query."""
+    conn = monitor(warehouse.connection)
+    kills: list[Kill] = []
+    history_lock = f"lock table {SCHEMA}.rfm_segments_history in share mode"
+    history_reader = f"select count(*) from {SCHEMA}.rfm_segments_history"
+    try:
+        load_first(warehouse.connection)
+        build = start_build(warehouse, processes, "first-build", as_of=AS_OF_FIRST)
+        kills.append(kill_during_history(build, conn, r"^create table"))
+        assert public_tables(warehouse.connection, HISTORY_AND_DOWNSTREAM) == dict.fromkeys(
+            HISTORY_AND_DOWNSTREAM), "a first build killed mid-history left tables behind"
+        retry(warehouse, AS_OF_FIRST)
+        assert_tables_equal(public_tables(warehouse.connection), reference_build.first,
+                            "first build killed mid-history, then retried")
+
+        append(warehouse.connection, chunks()[1])
+        before = public_tables(warehouse.connection, HISTORY_AND_DOWNSTREAM)
+        build = start_build(warehouse, processes, "incremental-temp-table", as_of=AS_OF_SECOND)
+        kills.append(kill_during_history(build, conn, r"^create temporary table"))
+        assert_tables_equal(public_tables(warehouse.connection, HISTORY_AND_DOWNSTREAM), before,
+                            "an incremental run killed in its temp table changed the tables")
+        with holding(warehouse.connection, history_lock) as release:
+            build = start_build(warehouse, processes, "incremental-delete-insert",
+                                as_of=AS_OF_SECOND)
+            kills.append(kill_during_history(build, conn, r"^delete from",
+                                             waiting_on_lock=True, release=release))
+        assert_tables_equal(public_tables(warehouse.connection, HISTORY_AND_DOWNSTREAM), before,
+                            "an incremental run killed in its delete+insert changed the tables")
+        retry(warehouse, AS_OF_SECOND)
+        assert_tables_equal(public_tables(warehouse.connection), reference_build.incremental,
+                            "incremental run killed twice mid-history, then retried")
+
+        with holding(warehouse.connection, history_reader) as release:
+            build = start_build(warehouse, processes, "full-refresh-rename", "--full-refresh",
+                                as_of=AS_OF_SECOND)
+            kills.append(kill_during_history(build, conn, r"\brename to\b",
+                                             waiting_on_lock=True, release=release))
+        assert_tables_equal(
+            public_tables(warehouse.connection, HISTORY_AND_DOWNSTREAM),
+            {name: reference_build.incremental[name] for name in HISTORY_AND_DOWNSTREAM},
+            "a --full-refresh killed at its rename changed the tables",
+        )
+        retry(warehouse, AS_OF_SECOND)
+        assert_tables_equal(public_tables(warehouse.connection), reference_build.incremental,
+                            "--full-refresh killed mid-history, then a normal run")
+    finally:
+        conn.close()
+
+    terminated = sum(len(kill.terminated) for kill in kills)
+    report(f"SIGKILL mid-history: {len(kills)} kills survived, {terminated} leftover "
+           f"session(s) terminated by the test", [
+        f"{kill.build}: killed in `{kill.phase}`, server clear after "
+        f"{kill.seconds_to_clear:.2f} s" + (f", terminated {kill.terminated}"
+                                            if kill.terminated else "")
+        for kill in kills
+    ])
+
+
+# --- 2. two builds at once ---------------------------------------------------------------------
+
+@dataclass
+class PairOutcome:
+    scenario: str
+    codes: list[int]
+    errors: list[list[str]]  # per build: "kind in node: first line of the error"
+    history_overlap_s: float | None  # how long both history models ran at the same time
+    problems: list[str]
+
+
+def dbt_errors(output: str) -> list[str]:
+    """dbt's closing summary of what went wrong, one entry per node: "Database Error in model x:
+    <message>", "Failure in test y: Got n results, configured to fail if != 0"."""
+    entries: list[list[str]] = []  # [kind, node, message]
+    for raw in output.partition("Completed with")[2].splitlines()[1:]:
+        line = re.sub(r"^\d\d:\d\d:\d\d\s+", "", raw).strip()
+        header = re.match(r"(\w+ Error|Failure) in (\w+ \S+)", line)
+        if header and entries and not entries[-1][2] and entries[-1][1] == header[2]:
+            entries[-1][0] = header[1]  # "Failure in model x", then "Database Error in model x"
+        elif header:
+            entries.append([header[1], header[2], ""])
+        elif line and entries and not entries[-1][2] and not line.startswith(
+                ("compiled code at", "Done.")):
+            entries[-1][2] = line
+    return [f"{kind} in {node}: {message}" for kind, node, message in entries]
+
+
+def run_pair(warehouse: Warehouse, processes: list[subprocess.Popen[str]], scenario: str,
+             *flags: str, as_of: datetime, via_cli: bool) -> PairOutcome:
+    """Two `dbt build`s with the same vars, started together. Each gets its own target and log
+    folder (two scheduler workers), so that only the database is shared. ``via_cli``: started
+    as `rfm dbt build`, which queues runs on the same schema, so both must succeed."""
+    builds = []
+    for side in ("a", "b"):
+        env = {**warehouse.env(),
+               "DBT_TARGET_PATH": str(warehouse.workdir / f"target-{scenario}-{side}"),
+               "DBT_LOG_PATH": str(warehouse.workdir / f"logs-{scenario}-{side}")}
+        builds.append(start_build(warehouse, processes, f"{scenario}-{side}", *flags,
+                                  as_of=as_of, env=env, via_cli=via_cli))
+    codes = []
+    for build in builds:
+        try:
+            codes.append(build.wait())
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{build.log.stem} still runs after {BUILD_TIMEOUT_S:.0f} s (a lock "
+                        f"wait that never ends?):\n{build.output()[-3000:]}")
+    outcome = PairOutcome(scenario, codes, [], None, [])
+    windows = []
+    for build, code in zip(builds, codes, strict=True):
+        output = build.output()
+        errors = dbt_errors(output)
+        outcome.errors.append(errors)
+        if "Traceback (most recent call last)" in output:
+            outcome.problems.append(f"{build.log.stem}: Python traceback:\n{output[-3000:]}")
+        clean = code == 1 and errors and all(e.startswith("Database Error") for e in errors)
+        if code != 0 and not clean:
+            outcome.problems.append(f"{build.log.stem}: exit {code} without a clean database "
+                                    f"error:\n{output[-3000:]}")
+        if (build.target / "run_results.json").is_file():
+            window = execute_windows(build.target).get(HISTORY_NODE)
+            if window is not None:
+                windows.append(window)
+    if len(windows) == 2:
+        (a_start, a_end), (b_start, b_end) = windows
+        outcome.history_overlap_s = max(0.0, min(a_end, b_end) - max(a_start, b_start))
+    if all(code != 0 for code in codes):
+        outcome.problems.append(f"both builds failed: {outcome.errors}")
+    if via_cli and any(code != 0 for code in codes):
+        outcome.problems.append(f"`rfm dbt build` runs must queue, not fail: {outcome.errors}")
+    return outcome
+
+
+def test_two_builds_at_once_fail_cleanly_or_both_succeed_and_the_data_is_right(
+    warehouse: Warehouse, reference_build: Reference, processes: list[subprocess.Popen[str]]
+) -> None:
+    """Two builds started at the same time, three times: a first build and an incremental run
+    through `rfm dbt build` (it holds an advisory lock per schema, so the second run waits and
+    both succeed), then the history and its incremental marts (`--select
+    rfm_segments_history+`) with plain `dbt build`, as a scheduler calling dbt directly would:
+    each incremental model takes a transaction-level advisory lock, so both succeed one after
+    the other, or one fails with a database error (exit 1, no traceback). Either way the
+    tables equal the uninterrupted build right after the pair, and again after a final normal
+    `dbt build` when one failed. (Two plain `dbt build`s of a first build can both fail on
+    "relation already exists": dbt's relation cache is read before any lock can be taken;
+    docs/reliability.md says so, and `rfm dbt` is the answer.)"""
+    outcomes = []
+    for scenario, flags, as_of, expected, via_cli in (
+        ("first-build", (), AS_OF_FIRST, reference_build.first, True),
+        ("incremental", (), AS_OF_SECOND, reference_build.incremental, True),
+        ("history-and-marts", ("--select", "rfm_segments_history+"), AS_OF_SECOND,
+         reference_build.incremental, False),
+    ):
+        if scenario == "first-build":
+            load_first(warehouse.connection)
+        elif scenario == "incremental":
+            append(warehouse.connection, chunks()[1])
+        outcome = run_pair(warehouse, processes, scenario, *flags, as_of=as_of,
+                           via_cli=via_cli)
+        outcomes.append(outcome)
+        # what readers see until the next run, whatever the exit codes
+        outcome.problems += [
+            f"right after the pair: {problem}" for problem in
+            table_differences(public_tables(warehouse.connection), expected)
+        ]
+        if any(code != 0 for code in outcome.codes):
+            final = warehouse.dbt("build", vars=as_of_vars(as_of))
+            if final.returncode != 0:
+                outcome.problems.append(f"the final normal build failed:\n{final.output[-3000:]}")
+            outcome.problems += [
+                f"after a final normal build: {problem}" for problem in
+                table_differences(public_tables(warehouse.connection), expected)
+            ]
+        outcome.problems += [f"leftover relation {name}"
+                             for name in leftover_relations(warehouse.connection)]
+
+    text = report("two builds at once", [
+        f"{o.scenario}: exit codes {o.codes}, history models ran together for "
+        + ("n/a" if o.history_overlap_s is None else f"{o.history_overlap_s:.2f} s")
+        + f"; errors {o.errors}" + (f"; PROBLEMS {o.problems}" if o.problems else "")
+        for o in outcomes
+    ])
+    assert not any(o.problems for o in outcomes), text
+
+
+# --- 3. readers during a build -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Read:
+    table: str
+    started: float  # epoch seconds
+    finished: float
+    count: int | None
+    error: str | None
+
+
+class ReaderLoop(threading.Thread):
+    """`select count(*)` of the current segments and of the history, alternately, each in its
+    own autocommit transaction on one connection, until stopped (or READER_MAX_S seconds, or
+    READER_MAX_QUERIES queries). Records every count and every error."""
+
+    def __init__(self, connection: database.Connection) -> None:
+        super().__init__(daemon=True)
+        self.connection = connection
+        self.stop = threading.Event()
+        self.started_reading = threading.Event()
+        self.reads: list[Read] = []
+        self.crash: BaseException | None = None
+
+    def run(self) -> None:
+        queries = {table: f"select count(*) from {SCHEMA}.{table}" for table in READ_TABLES}
+        deadline = time.monotonic() + READER_MAX_S
+        conn = None
+        try:
+            while (not self.stop.is_set() and len(self.reads) < READER_MAX_QUERIES
+                   and time.monotonic() < deadline):
+                if conn is None or conn.closed:
+                    conn = self.connection.connect()
+                    conn.autocommit = True
+                table = READ_TABLES[len(self.reads) % 2]
+                started = time.time()
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute(queries[table])
+                        read = Read(table, started, time.time(), int(cur.fetchone()[0]), None)
+                except psycopg2.Error as exc:
+                    read = Read(table, started, time.time(), None,
+                                f"{type(exc).__name__}: {str(exc).strip()}")
+                self.reads.append(read)
+                if len(self.reads) >= 2:
+                    self.started_reading.set()
+        except BaseException as exc:  # reported by the test
+            self.crash = exc
+        finally:
+            self.started_reading.set()
+            if conn is not None:
+                conn.close()
+
+
+def read_during_build(warehouse: Warehouse, processes: list[subprocess.Popen[str]], name: str,
+                      *flags: str, as_of: datetime) -> tuple[ReaderLoop, Build]:
+    reader = ReaderLoop(warehouse.connection)
+    reader.start()
+    try:
+        assert reader.started_reading.wait(timeout=30), "the reader never started"
+        build = start_build(warehouse, processes, name, *flags, as_of=as_of)
+        code = build.wait()
+    finally:
+        reader.stop.set()
+        reader.join(timeout=30)
+    assert code == 0, build.output()[-6000:]
+    assert reader.crash is None, f"the reader loop crashed: {reader.crash!r}"
+    return reader, build
+
+
+def check_reads(reader: ReaderLoop, build: Build, old: dict[str, int],
+                new: dict[str, int]) -> tuple[str, list[str]]:
+    """The figures of one build, and what is wrong with its reads."""
+    windows = execute_windows(build.target)
+    problems = []
+    errors = [read for read in reader.reads if read.error is not None]
+    if errors:
+        problems.append(f"{len(errors)} read error(s), e.g. "
+                        f"{[(r.table, r.error) for r in errors[:5]]}")
+    figures = [f"{len(reader.reads)} reads in "
+               f"{reader.reads[-1].finished - reader.reads[0].started:.1f} s, "
+               f"{len(errors)} errors"]
+    for table, node in zip(READ_TABLES, (CURRENT_NODE, HISTORY_NODE), strict=True):
+        reads = [read for read in reader.reads if read.table == table]
+        counts = Counter(read.count for read in reads if read.count is not None)
+        start, end = windows[node]
+        during = [read for read in reads if read.started <= end and read.finished >= start]
+        longest = max(read.finished - read.started for read in reads)
+        figures.append(
+            f"{table}: {len(reads)} reads, {len(during)} while its model ran "
+            f"({end - start:.2f} s); counts seen {dict(counts)} (old {old[table]}, new "
+            f"{new[table]}); longest read {longest * 1000:.0f} ms"
+        )
+        unexpected = {count: n for count, n in counts.items()
+                      if count not in (old[table], new[table])}
+        if unexpected:
+            problems.append(f"{table}: counts other than the old or the new one: {unexpected}")
+        if old[table] == new[table]:
+            problems.append(f"{table}: the scenario must change its row count")
+        elif not (counts[old[table]] and counts[new[table]]):
+            problems.append(f"{table}: the reader did not see both the old and the new count")
+        if not during:
+            problems.append(f"{table}: no read overlapped the run of its model")
+    return "; ".join(figures[:1]) + "\n    " + "\n    ".join(figures[1:]), problems
+
+
+def test_readers_during_builds_see_no_error_and_only_the_old_or_new_row_count(
+    warehouse: Warehouse, reference_build: Reference, processes: list[subprocess.Popen[str]]
+) -> None:
+    """While an incremental run (new payments, later rfm_as_of) and then a --full-refresh (more
+    payments, later rfm_as_of) replace the history and rfm_segments_current, a reader loop on
+    another connection counts both tables as fast as it can."""
+    load_first(warehouse.connection)
+    warehouse.dbt("build", vars=as_of_vars(AS_OF_FIRST)).assert_ok()
+
+    def counts() -> dict[str, int]:
+        return {table: row_count(warehouse.connection, table) for table in READ_TABLES}
+
+    results = []
+    for name, flags, as_of, rows in (
+        ("incremental", (), AS_OF_SECOND, chunks()[1]),
+        ("full-refresh", ("--full-refresh",), AS_OF_THIRD, chunks()[2]),
+    ):
+        append(warehouse.connection, rows)
+        old = counts()
+        reader, build = read_during_build(warehouse, processes, name, *flags, as_of=as_of)
+        figures, problems = check_reads(reader, build, old, counts())
+        results.append((name, figures, problems))
+        if name == "incremental":
+            assert_tables_equal(public_tables(warehouse.connection),
+                                reference_build.incremental,
+                                "the incremental run with readers differs from the reference")
+
+    text = report("readers during builds", [
+        f"{name}: {figures}" + (f"\n    PROBLEMS {problems}" if problems else "")
+        for name, figures, problems in results
+    ])
+    assert not any(problems for _, _, problems in results), text
