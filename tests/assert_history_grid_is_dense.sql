@@ -1,15 +1,21 @@
 -- Each user has exactly one row in every period from the period of their first clean payment to
 -- the latest period (SPEC.md: "A user appears in every period from the one of their first clean
--- payment onwards"). Returns the users whose rows do not form that range.
+-- payment onwards"). Returns the users whose rows do not form that range. A scheduled build
+-- checks the periods it recomputed.
+{%- set start = rfm_tested_periods_start(ref('rfm_segments_history')) %}
 
 with
 
 history as (
     select * from {{ ref('rfm_segments_history') }}
+    where true{{- rfm_tested_periods_filter('snapshot_period', ref('rfm_segments_history')) }}
 ),
 
 periods as (
     select * from {{ ref('int_rfm_periods') }}
+    where
+        period_start <= (select max(h.snapshot_period) from history as h)
+    {{- rfm_tested_periods_filter('period_start', ref('rfm_segments_history')) }}
 ),
 
 rows_per_user as (
@@ -19,25 +25,42 @@ rows_per_user as (
         min({{ rfm_period_start('first_payment_at') }}) as first_payment_period,
         count(*) as user_rows
     from history
-    group by user_id
+    group by 1
+),
+
+expected_first_periods as (
+    select
+        user_id,
+        first_period,
+        user_rows,
+        {%- if start is not none %}
+        case
+            when first_payment_period >= {{ rfm_date_literal(start) }} then first_payment_period
+            else {{ rfm_date_literal(start) }}
+        end as expected_first_period
+        {%- else %}
+        first_payment_period as expected_first_period
+        {%- endif %}
+    from rows_per_user
 ),
 
 periods_per_user as (
     select
-        rows_per_user.user_id,
+        expected_first_periods.user_id,
         count(periods.period_start) as expected_rows
-    from rows_per_user
+    from expected_first_periods
     inner join periods
-        on rows_per_user.first_period <= periods.period_start
-    group by rows_per_user.user_id
+        on expected_first_periods.expected_first_period <= periods.period_start
+    group by 1
 )
 
 select
-    rows_per_user.*,
+    expected_first_periods.*,
     periods_per_user.expected_rows
-from rows_per_user
-inner join periods_per_user
-    on rows_per_user.user_id = periods_per_user.user_id
+from expected_first_periods
+left join periods_per_user
+    on expected_first_periods.user_id = periods_per_user.user_id
 where
-    rows_per_user.user_rows <> periods_per_user.expected_rows
-    or rows_per_user.first_period <> rows_per_user.first_payment_period
+    periods_per_user.user_id is null
+    or expected_first_periods.user_rows <> periods_per_user.expected_rows
+    or expected_first_periods.first_period <> expected_first_periods.expected_first_period

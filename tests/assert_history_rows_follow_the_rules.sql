@@ -1,10 +1,12 @@
 -- The row rules of rfm_segments_history, checked in one pass; each failing row says which rule
--- it breaks first (run with --store-failures to keep them).
+-- it breaks first (run with --store-failures to keep them). A scheduled build checks the
+-- periods it recomputed (macros/rfm_incremental.sql, rfm_tested_periods_start).
 
 with
 
 history as (
     select * from {{ ref('rfm_segments_history') }}
+    where true{{- rfm_tested_periods_filter('snapshot_period', ref('rfm_segments_history')) }}
 ),
 
 segment_map as (

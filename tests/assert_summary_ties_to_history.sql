@@ -1,5 +1,5 @@
 -- rfm_segment_summary against the history: per period, the users and the monetary total add up
--- to the history's, and the shares sum to 1.
+-- to the history's, and the shares sum to 1. (A scheduled build checks the recomputed periods.)
 
 with
 
@@ -9,6 +9,7 @@ history_per_period as (
         count(*) as users,
         sum(monetary) as monetary_total
     from {{ ref('rfm_segments_history') }}
+    where true{{- rfm_tested_periods_filter('snapshot_period', ref('rfm_segments_history')) }}
     group by 1
 ),
 

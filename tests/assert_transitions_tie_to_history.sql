@@ -1,15 +1,18 @@
 -- rfm_segment_transitions against the history: per period, the moves sum to the period's users,
 -- and the moves out of each segment sum to that segment's users in the previous period (users
--- never leave the history, so every user of a period is in the next one).
+-- never leave the history, so every user of a period is in the next one). A scheduled build
+-- checks the periods it recomputed.
 
 with
 
 history as (
     select * from {{ ref('rfm_segments_history') }}
+    where true{{- rfm_tested_periods_filter('snapshot_period', ref('rfm_segments_history')) }}
 ),
 
 transitions as (
     select * from {{ ref('rfm_segment_transitions') }}
+    where true{{- rfm_tested_periods_filter('snapshot_period', ref('rfm_segments_history')) }}
 ),
 
 users_per_period as (
@@ -37,7 +40,9 @@ period_check as (
     from users_per_period
     left join moves_per_period
         on users_per_period.snapshot_period = moves_per_period.snapshot_period
-    where users_per_period.snapshot_period > (select min(h.snapshot_period) from history as h)
+    where
+        users_per_period.snapshot_period
+        > (select min(h.snapshot_period) from {{ ref('rfm_segments_history') }} as h)
 ),
 
 moves_out_of_segment as (

@@ -29,8 +29,8 @@ clean_payments_per_user as (
 
 select
     clean_payments_per_user.user_id,
-    clean_payments_per_user.payments - coalesce(current_segments.frequency, 0)
-    as missing_payments,
+    clean_payments_per_user.payments
+    - coalesce(current_segments.frequency, 0) as missing_payments,
     clean_payments_per_user.amount - coalesce(current_segments.monetary, 0) as missing_amount
 from clean_payments_per_user
 left join current_segments
