@@ -15,6 +15,7 @@
     unique_key='snapshot_period',
     on_schema_change='fail',
     pre_hook=[rfm_lock_model(), rfm_session_tuning()],
+    post_hook=[rfm_analyze()],
     indexes=[
         {'columns': ['snapshot_period', 'user_id'], 'unique': true},
     ],

@@ -5,7 +5,7 @@
     the history, by payments_rejected and by the tests, and the duplicate rule needs a sort of
     all payments that should happen once per build.
 -#}
-{{ config(materialized='table', pre_hook=rfm_session_tuning()) }}
+{{ config(materialized='table', pre_hook=rfm_session_tuning(), post_hook=rfm_analyze()) }}
 {{- rfm_check_raw_schema() }}
 
 with
