@@ -1,0 +1,1411 @@
+"""`rfm bench`: how fast is the history, next to the naive design, the floor and pandas.
+
+One run works in its own database (``rfm_bench`` by default, dropped and recreated) on the
+server ``database.resolve`` gives, and measures on the same data:
+
+1. generate demo data of a named size and shape (deterministic by seed) and COPY it into ``raw``,
+   every period but the last; the last period's payments are appended later;
+2. ``dbt build --full-refresh`` at the end of the previous period (the stored history);
+3. append the last period, then the scheduled ``dbt build`` (incremental) at its end;
+4. ``dbt build --full-refresh`` at the same instant (the headline full build);
+5. the naive design, ``benchmarks/naive.sql``, as ``create table ... as`` (capped);
+6. the floor, ``benchmarks/floor.sql``, as ``create table ... as``;
+7. the pandas way of the background articles (a groupby per period), compute time only;
+8. checks that the naive design, pandas and our full build give every (period, user) the same
+   segment, and that the incremental run equals the full build; fails loudly otherwise;
+9. dbt's fixed cost per invocation, optionally EXPLAIN ANALYZE of the history's compiled SQL.
+
+The results are merged into ``benchmarks/results.json`` (one entry per size, shape and number of
+periods) and rendered to ``benchmarks/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, suppress
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from psycopg2 import errors, sql
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from rfm_segmentation import database, demo_data
+
+__all__ = [
+    "SHAPES",
+    "SIZES",
+    "BenchOptions",
+    "BenchPlan",
+    "Comparison",
+    "DbtRun",
+    "DbtRunner",
+    "compare_tables",
+    "load_initial",
+    "make_plan",
+    "pandas_clean",
+    "pandas_segments",
+    "read_raw_payments",
+    "register",
+    "render_sql",
+    "run_benchmark",
+    "run_sql_step",
+    "snapshot_periods",
+    "store_segments",
+    "write_results",
+]
+
+# --- what is measured ------------------------------------------------------------------------
+SIZES: Final[dict[str, tuple[int, int]]] = {
+    "S": (10_000, 24),
+    "M": (100_000, 36),
+    "L": (1_000_000, 36),
+}
+"""size -> (users, periods) of the normal shape (~19-25 payments per user)."""
+
+SHAPES: Final = ("normal", "dense")
+DENSE_USER_DIVISOR: Final = 4
+"""The dense shape has a quarter of the users, each with ~80 payments over 36 months."""
+DENSE_SHAPE: Final[dict[str, float]] = {
+    "rate_mean_per_month": 6.3,
+    "rate_shape": 2.0,
+    "lifetime_mean_months": 120.0,
+    "one_time_share": 0.02,
+}
+"""DemoSpec shape of subscriptions / savings deposits: steady, long-lived, few one-time buyers."""
+
+LAST_PERIOD_END: Final = datetime(2025, 1, 1)
+"""rfm_as_of of the measured runs: the last period (December 2024) just closed."""
+
+RAW_SCHEMA: Final = "raw"
+DBT_SCHEMA: Final = "analytics"
+BENCH_SCHEMA: Final = "bench"
+HISTORY_MODEL: Final = "rfm_segments_history"
+HISTORY_TABLE: Final = f"{DBT_SCHEMA}.{HISTORY_MODEL}"
+HISTORY_COLUMNS: Final = (
+    "snapshot_at",
+    "is_period_closed",
+    "first_payment_at",
+    "last_payment_at",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "recency_percentile",
+    "frequency_percentile",
+    "monetary_percentile",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "rfm_segment",
+    "previous_segment",
+    "segment_since",
+)
+"""The history's columns besides its key (snapshot_period, user_id)."""
+
+SEGMENT_MATRIX: Final[dict[tuple[int, int], str]] = {
+    **{(r, f): "Hibernating" for r in (1, 2) for f in (1, 2)},
+    **{(r, f): "At Risk" for r in (1, 2) for f in (3, 4)},
+    **{(r, 5): "Cannot Lose Them" for r in (1, 2)},
+    (3, 1): "About to Sleep",
+    (3, 2): "About to Sleep",
+    (3, 3): "Need Attention",
+    **{(3, f): "Loyal Customers" for f in (4, 5)},
+    (4, 1): "Promising",
+    **{(4, f): "Potential Loyalists" for f in (2, 3)},
+    **{(4, f): "Loyal Customers" for f in (4, 5)},
+    (5, 1): "New Customers",
+    **{(5, f): "Potential Loyalists" for f in (2, 3)},
+    **{(5, f): "Champions" for f in (4, 5)},
+}
+"""SPEC.md's segment table (the articles' CASE), for the pandas way."""
+
+_NOTHING_SELECTOR: Final = "tag:__rfm_bench_selects_nothing__"
+
+
+class BenchError(RuntimeError):
+    """A step of the benchmark failed (dbt, SQL) or its results disagree."""
+
+
+# --- the plan --------------------------------------------------------------------------------
+def _shift_month(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """One measured data set: its size, shape, number of periods (months) and seed."""
+
+    size: str
+    shape: str
+    users: int
+    periods: int
+    seed: int = 42
+    as_of: datetime = LAST_PERIOD_END
+
+    @property
+    def key(self) -> str:
+        return f"{self.size}-{self.shape}-{self.periods}"
+
+    @property
+    def start(self) -> date:
+        """First day of the first period."""
+        return _shift_month(self.as_of.date(), -self.periods)
+
+    @property
+    def previous_as_of(self) -> datetime:
+        """rfm_as_of of the stored history: the start of the last period."""
+        return datetime.combine(_shift_month(self.as_of.date(), -1), datetime.min.time())
+
+    def demo_spec(self) -> demo_data.DemoSpec:
+        shape = DENSE_SHAPE if self.shape == "dense" else {}
+        return demo_data.DemoSpec(
+            n_users=self.users, start=self.start, as_of=self.as_of, seed=self.seed, **shape
+        )
+
+
+def make_plan(size: str, shape: str = "normal", periods: int | None = None,
+              seed: int = 42, users: int | None = None) -> BenchPlan:
+    """The plan of a named size (S, M, L) and shape; ``periods``/``users`` override the size's."""
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}: expected one of {', '.join(SIZES)}")
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}: expected one of {', '.join(SHAPES)}")
+    size_users, size_periods = SIZES[size]
+    if users is None:
+        users = size_users // DENSE_USER_DIVISOR if shape == "dense" else size_users
+    periods = size_periods if periods is None else periods
+    if periods < 2:
+        raise ValueError(f"periods must be at least 2, got {periods}")
+    return BenchPlan(size=size, shape=shape, users=users, periods=periods, seed=seed)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    database: str = "rfm_bench"
+    naive_timeout_s: float = 900.0
+    explain: bool = False
+    workdir: Path | None = None  # default: <root>/.local/bench
+
+
+# --- data --------------------------------------------------------------------------------------
+def _split_rows(
+    rows: Iterable[demo_data.PaymentRow],
+    plan: BenchPlan,
+    later: list[demo_data.PaymentRow],
+    on_period: Callable[[int, int], None],
+) -> Iterator[demo_data.PaymentRow]:
+    """Yield the rows to load first; keep the last period's rows in ``later``.
+
+    ``on_period(periods_done, rows_seen)`` is called each time the (time-ordered) stream passes
+    a period boundary, for the progress bar.
+    """
+    split_at, end = plan.previous_as_of, plan.as_of
+    boundaries = [
+        datetime.combine(_shift_month(plan.start, n), datetime.min.time())
+        for n in range(1, plan.periods + 1)
+    ]
+    done, seen = 0, 0
+    for row in rows:
+        seen += 1
+        when = row[2]
+        if when is not None:
+            while done < len(boundaries) and when >= boundaries[done] and when < end:
+                done += 1
+                on_period(done, seen)
+            if split_at <= when < end:
+                later.append(row)
+                continue
+        yield row
+    on_period(len(boundaries), seen)
+
+
+def load_initial(
+    connection: database.Connection,
+    plan: BenchPlan,
+    progress: Progress | None = None,
+) -> tuple[dict[str, int], list[demo_data.PaymentRow]]:
+    """Generate the plan's payments and COPY every row but the last period's into ``raw`` (the
+    calendar covers all periods). Returns the loaded counts and the rows of the last period."""
+    later: list[demo_data.PaymentRow] = []
+    task: TaskID | None = None
+    if progress is not None:
+        task = progress.add_task("generate + COPY into raw", total=plan.periods)
+
+    def on_period(done: int, seen: int) -> None:
+        if progress is not None and task is not None:
+            progress.update(task, completed=done,
+                            description=f"generate + COPY into raw ({seen:,} rows)")
+
+    spec = plan.demo_spec()
+    rows = _split_rows(demo_data.generate_payments(spec), plan, later, on_period)
+    with closing(connection.connect()) as conn:
+        counts = demo_data.load_raw(
+            conn, rows, demo_data.generate_calendar(plan.start, plan.as_of.date()),
+            schema=RAW_SCHEMA,
+        )
+    return counts, later
+
+
+def append_later(connection: database.Connection, rows: Sequence[demo_data.PaymentRow]) -> int:
+    with closing(connection.connect()) as conn:
+        return demo_data.append_payments(conn, rows, schema=RAW_SCHEMA)
+
+
+# --- SQL steps ---------------------------------------------------------------------------------
+def render_sql(path: Path, as_of: datetime, raw_schema: str = RAW_SCHEMA) -> str:
+    """The statement in ``path`` with its psql variables :'rfm_as_of' and :"raw_schema"
+    substituted (as a quoted literal and a quoted identifier)."""
+    text = path.read_text()
+    literal = "'" + as_of.isoformat(sep=" ").replace("'", "''") + "'"
+    identifier = '"' + raw_schema.replace('"', '""') + '"'
+    return text.replace(":'rfm_as_of'", literal).replace(':"raw_schema"', identifier)
+
+
+def _qualified(name: str) -> sql.Identifier:
+    return sql.Identifier(*name.split("."))
+
+
+@dataclass
+class SqlStep:
+    wall_s: float
+    capped: bool = False
+    temp_bytes: int = 0
+    temp_files: int = 0
+    rows: int | None = None
+
+
+def _flush_stats(cur: Any) -> None:
+    """Make this backend report its statistics (temp files) now, not when it gets idle."""
+    with suppress(Exception):  # pre-15 servers: their stats arrive when the backend exits
+        cur.execute("select pg_stat_force_next_flush()")
+        cur.execute("select 1")
+
+
+def run_sql_step(
+    connection: database.Connection,
+    statement: str,
+    *,
+    create_table: str | None = None,
+    timeout_s: float | None = None,
+) -> SqlStep:
+    """Run one statement in a fresh session (as ``create table <create_table> as`` when given,
+    dropping that table first) and time it. With ``timeout_s`` a statement running longer is
+    cancelled and the step is reported as capped."""
+    with closing(connection.connect()) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            if create_table is not None:
+                table = _qualified(create_table)
+                cur.execute(sql.SQL("drop table if exists {}").format(table))
+                create = sql.SQL("create table {} as\n").format(table).as_string(conn)
+                statement = create + statement
+            if timeout_s is not None:
+                cur.execute("select set_config('statement_timeout', %s, false)",
+                            (f"{int(timeout_s * 1000)}ms",))
+            started = time.perf_counter()
+            capped = False
+            try:
+                cur.execute(statement)
+            except errors.QueryCanceled:
+                capped = True
+            wall = time.perf_counter() - started
+            rows = cur.rowcount if not capped and cur.rowcount >= 0 else None
+            cur.execute("reset statement_timeout")
+            _flush_stats(cur)
+    return SqlStep(wall_s=wall, capped=capped, rows=rows)
+
+
+class TempStats:
+    """pg_stat_database.temp_bytes/temp_files of one database, read from a separate session."""
+
+    def __init__(self, connection: database.Connection) -> None:
+        self._conn = connection.connect()
+        self._conn.autocommit = True
+
+    def read(self) -> tuple[int, int]:
+        with self._conn.cursor() as cur:
+            cur.execute("select pg_stat_clear_snapshot()")
+            cur.execute(
+                "select temp_bytes, temp_files from pg_stat_database "
+                "where datname = current_database()"
+            )
+            row = cur.fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def settle(self, before: tuple[int, int], wait_s: float = 0.6) -> tuple[int, int]:
+        """The counters once the backends of a finished process have reported (they report when
+        they exit, shortly after the client is gone): read until two reads agree."""
+        previous = self.read()
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            time.sleep(wait_s / 3)
+            current = self.read()
+            if current == previous:
+                break
+            previous = current
+        return previous[0] - before[0], previous[1] - before[1]
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _checkpoint(connection: database.Connection) -> None:
+    """Write dirty buffers out before a timed step, so it does not pay for the previous one's.
+    Needs superuser or pg_checkpoint: skipped silently without."""
+    with closing(connection.connect()) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur, suppress(Exception):
+            cur.execute("checkpoint")
+
+
+# --- dbt ---------------------------------------------------------------------------------------
+@dataclass
+class DbtRun:
+    """One dbt invocation: its wall time, the peak RSS of the dbt process, run_results.json."""
+
+    args: list[str]
+    returncode: int
+    wall_s: float
+    peak_rss_mb: float
+    log_path: str
+    run_results: dict[str, Any] | None = None
+    temp_bytes: int = 0
+    temp_files: int = 0
+
+    def node_time(self, name: str, resource: str = "model") -> float | None:
+        for result in (self.run_results or {}).get("results", []):
+            if result.get("unique_id", "").startswith(f"{resource}.") and \
+                    result["unique_id"].split(".")[-1] == name:
+                return float(result["execution_time"])
+        return None
+
+    @property
+    def elapsed_s(self) -> float | None:
+        """run_results.json's elapsed_time: the runner's span, without start-up and parsing."""
+        if not self.run_results:
+            return None
+        return float(self.run_results.get("elapsed_time", 0.0))
+
+    def node_summary(self) -> dict[str, Any]:
+        results = (self.run_results or {}).get("results", [])
+        by_kind: dict[str, float] = {}
+        for result in results:
+            kind = result["unique_id"].split(".")[0]
+            by_kind[kind] = by_kind.get(kind, 0.0) + float(result["execution_time"])
+        top = sorted(results, key=lambda r: -float(r["execution_time"]))[:6]
+        return {
+            "nodes": len(results),
+            "seconds_by_resource_type": {k: round(v, 3) for k, v in sorted(by_kind.items())},
+            "slowest_nodes": {r["unique_id"]: round(float(r["execution_time"]), 3) for r in top},
+        }
+
+
+_MEASURE_CHILD: Final = """
+import json, os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    json.dump({"wall_s": wall, "maxrss_kb": usage.ru_maxrss}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+"""Runs a command and writes its wall time and peak RSS. The command is forked from this small
+process, not from the harness: Linux carries a process's peak RSS over fork/exec, so a child of
+the harness (which holds the data) would report the harness's peak instead of its own."""
+
+
+class DbtRunner:
+    """Runs dbt from the project root against one database, as a scheduler would: the PG*
+    variables of the connection, its own target and log folders."""
+
+    def __init__(self, root: Path, connection: database.Connection, workdir: Path) -> None:
+        self.root = root
+        self.connection = connection
+        self.workdir = workdir
+        self.target = workdir / "target"
+        self.logs = workdir / "logs"
+        self.executable = str(Path(sys.executable).with_name("dbt"))
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._count = 0
+
+    def env(self) -> dict[str, str]:
+        drop = {*database.LIBPQ_VARIABLES, "DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_SCHEMA"}
+        env = {k: v for k, v in os.environ.items() if k not in drop}
+        env.update(self.connection.env)
+        env.update({
+            "DBT_TARGET_PATH": str(self.target),
+            "DBT_LOG_PATH": str(self.logs),
+            "DBT_SCHEMA": DBT_SCHEMA,
+        })
+        return env
+
+    def compiled_path(self, model: str = HISTORY_MODEL) -> Path:
+        return self.target / "compiled" / "rfm_segmentation" / "models" / "marts" / f"{model}.sql"
+
+    def run(self, args: Sequence[str], dbt_vars: Mapping[str, Any] | None = None,
+            *, label: str = "dbt", check: bool = True) -> DbtRun:
+        self._count += 1
+        command = [self.executable, *args]
+        if dbt_vars:
+            command += ["--vars", json.dumps(dict(dbt_vars))]
+        log_path = self.workdir / f"{self._count:02d}-{label}.log"
+        results_path = self.target / "run_results.json"
+        results_path.unlink(missing_ok=True)
+        measure_path = self.workdir / "last-dbt-measure.json"
+        measure_path.unlink(missing_ok=True)
+        with log_path.open("w") as log:
+            code = subprocess.run(
+                [sys.executable, "-c", _MEASURE_CHILD, str(measure_path), *command],
+                cwd=self.root, env=self.env(), stdout=log, stderr=subprocess.STDOUT, check=False,
+            ).returncode
+        measure = json.loads(measure_path.read_text()) if measure_path.is_file() else {}
+        run_results = None
+        if results_path.is_file():
+            run_results = json.loads(results_path.read_text())
+        run = DbtRun(
+            args=list(args), returncode=code, wall_s=float(measure.get("wall_s", float("nan"))),
+            peak_rss_mb=float(measure.get("maxrss_kb", 0)) / 1024.0, log_path=str(log_path),
+            run_results=run_results,
+        )
+        if check and run.returncode != 0:
+            tail = log_path.read_text()[-4000:]
+            raise BenchError(f"dbt {' '.join(args)} failed (exit {run.returncode}):\n{tail}")
+        return run
+
+
+def _vars(as_of: datetime) -> dict[str, str]:
+    return {"rfm_as_of": as_of.isoformat(sep=" ")}
+
+
+# --- pandas ------------------------------------------------------------------------------------
+def read_raw_payments(connection: database.Connection, raw_schema: str = RAW_SCHEMA) -> Any:
+    """The raw payments as a pandas DataFrame (ids as text with NULL read as '', payment_date as
+    datetime64, amount as float64), read with COPY ... TO STDOUT (CSV)."""
+    import pandas as pd
+
+    buffer = io.StringIO()
+    with closing(connection.connect()) as conn, conn.cursor() as cur:
+        cur.copy_expert(
+            sql.SQL(
+                "copy (select payment_id, user_id, payment_date, "
+                "cast(payment_amount as double precision) as payment_amount from {}) "
+                "to stdout with (format csv, header)"
+            ).format(sql.Identifier(raw_schema, "fact_payments")).as_string(conn),
+            buffer,
+        )
+    buffer.seek(0)
+    frame = pd.read_csv(
+        buffer,
+        dtype={"payment_id": str, "user_id": str, "payment_date": str},
+        keep_default_na=False,
+        na_values={"payment_amount": [""]},
+    )
+    frame["payment_date"] = pd.to_datetime(frame["payment_date"].replace("", None),
+                                           format="ISO8601")
+    return frame
+
+
+def snapshot_periods(calendar_days: Iterable[date], as_of: datetime) -> list[tuple[date, datetime]]:
+    """(period_start, snapshot_at) of every calendar month starting before ``as_of``."""
+    months = sorted({day.replace(day=1) for day in calendar_days})
+    periods = []
+    for month in months:
+        start = datetime.combine(month, datetime.min.time())
+        if start >= as_of:
+            continue
+        next_start = datetime.combine(_shift_month(month, 1), datetime.min.time())
+        periods.append((month, min(next_start, as_of)))
+    return periods
+
+
+def pandas_clean(raw: Any, as_of: datetime) -> Any:
+    """SPEC.md's cleaning in pandas: trimmed ids, rules 1-6, then one copy per payment_id."""
+    payment_id = raw["payment_id"].fillna("").str.strip(" ")
+    user_id = raw["user_id"].fillna("").str.strip(" ")
+    when, amount = raw["payment_date"], raw["payment_amount"]
+    valid = (
+        (payment_id != "") & (user_id != "") & when.notna() & amount.notna()
+        & (amount > 0) & (when < as_of)
+    )
+    frame = raw.loc[valid, ["payment_date", "payment_amount"]].assign(
+        payment_id=payment_id[valid], user_id=user_id[valid]
+    )
+    frame = frame.sort_values(
+        ["payment_id", "payment_date", "payment_amount", "user_id"], kind="stable"
+    )
+    return frame.loc[~frame["payment_id"].duplicated(keep="first")]
+
+
+def _percent_rank(values: Any, ascending: bool) -> Any:
+    n = len(values)
+    if n <= 1:
+        return values * 0.0
+    return (values.rank(method="min", ascending=ascending) - 1.0) / (n - 1)
+
+
+def _score(percentile: Any) -> Any:
+    p = percentile.to_numpy()
+    return np.select([p >= 0.8, p >= 0.6, p >= 0.4, p >= 0.2], [5, 4, 3, 2], default=1)
+
+
+_SEGMENT_LOOKUP: Final = np.array(
+    [SEGMENT_MATRIX.get((code // 10, code % 10), "") for code in range(56)], dtype=object
+)
+
+
+def pandas_segments(clean: Any, periods: Sequence[tuple[date, datetime]]) -> Any:
+    """The articles' way, per period: filter the payments before the snapshot, group by user,
+    rank. Returns (snapshot_period, user_id, recency_days, frequency, rfm_segment)."""
+    import pandas as pd
+
+    parts = []
+    for period_start, snapshot_at in periods:
+        upto = clean.loc[clean["payment_date"] < snapshot_at]
+        if upto.empty:
+            continue
+        rfm = upto.groupby("user_id", sort=False).agg(
+            last_payment_at=("payment_date", "max"),
+            frequency=("payment_date", "size"),
+            monetary=("payment_amount", "sum"),
+        )
+        recency = (pd.Timestamp(snapshot_at.date()) - rfm["last_payment_at"].dt.normalize()).dt.days
+        r = _score(_percent_rank(recency, ascending=False))
+        f = _score(_percent_rank(rfm["frequency"], ascending=True))
+        _score(_percent_rank(rfm["monetary"], ascending=True))  # the articles' M score
+        parts.append(pd.DataFrame({
+            "snapshot_period": period_start,
+            "user_id": rfm.index.to_numpy(),
+            "recency_days": recency.to_numpy(),
+            "frequency": rfm["frequency"].to_numpy(),
+            "rfm_segment": _SEGMENT_LOOKUP[r * 10 + f],
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def store_segments(connection: database.Connection, frame: Any, table: str) -> int:
+    """COPY (snapshot_period, user_id, rfm_segment) of a DataFrame into a new ``table``."""
+    buffer = io.StringIO()
+    frame[["snapshot_period", "user_id", "rfm_segment"]].to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    target = _qualified(table)
+    with closing(connection.connect()) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("drop table if exists {}").format(target))
+        cur.execute(sql.SQL(
+            "create table {} (snapshot_period date, user_id text, rfm_segment text)"
+        ).format(target))
+        cur.copy_expert(
+            sql.SQL("copy {} from stdin with (format csv)").format(target).as_string(conn), buffer
+        )
+        conn.commit()
+    return len(frame)
+
+
+def calendar_days(connection: database.Connection) -> list[date]:
+    with database.cursor(connection) as cur:
+        cur.execute(sql.SQL("select distinct date_day from {} where date_day is not null").format(
+            sql.Identifier(RAW_SCHEMA, "dim_calendar")))
+        return [row[0] for row in cur.fetchall()]
+
+
+# --- checks ------------------------------------------------------------------------------------
+@dataclass
+class Comparison:
+    """Two tables keyed by (snapshot_period, user_id), compared on some columns."""
+
+    left: str
+    right: str
+    columns: list[str]
+    rows_left: int
+    rows_right: int
+    only_left: int
+    only_right: int
+    different: int
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.rows_left > 0 and self.only_left == self.only_right == self.different == 0
+
+    def describe(self) -> str:
+        verdict = "same" if self.ok else "DIFFERENT"
+        return (f"{self.left} vs {self.right} on {', '.join(self.columns)}: {verdict} "
+                f"({self.rows_left:,} / {self.rows_right:,} rows; only left {self.only_left:,}, "
+                f"only right {self.only_right:,}, different {self.different:,})")
+
+
+def compare_tables(connection: database.Connection, left: str, right: str,
+                   columns: Sequence[str] = ("rfm_segment",)) -> Comparison:
+    """Full outer join on (snapshot_period, user_id); count keys on one side only and keys whose
+    columns differ (``is distinct from``); keep a few examples."""
+    differs = sql.SQL(" or ").join(
+        sql.SQL("l.{c} is distinct from r.{c}").format(c=sql.Identifier(c)) for c in columns
+    )
+    joined = sql.SQL(
+        "from {left} as l full join {right} as r using (snapshot_period, user_id)"
+    ).format(left=_qualified(left), right=_qualified(right))
+    counts = sql.SQL(
+        "select count(l.user_id), count(r.user_id), "
+        "count(*) filter (where r.user_id is null), count(*) filter (where l.user_id is null), "
+        "count(*) filter (where l.user_id is not null and r.user_id is not null and ({differs})) "
+        "{joined}"
+    ).format(differs=differs, joined=joined)
+    sample_columns = sql.SQL(", ").join(
+        sql.SQL("l.{c}, r.{c}").format(c=sql.Identifier(c)) for c in columns
+    )
+    sample = sql.SQL(
+        "select snapshot_period, user_id, l.user_id is not null, r.user_id is not null, {cols} "
+        "{joined} where l.user_id is null or r.user_id is null or ({differs}) "
+        "order by 1, 2 limit 5"
+    ).format(cols=sample_columns, joined=joined, differs=differs)
+    with database.cursor(connection) as cur:
+        cur.execute(counts)
+        row = cur.fetchone()
+        cur.execute(sample)
+        examples = [repr(r) for r in cur.fetchall()]
+    return Comparison(left, right, list(columns), *(int(v) for v in row), examples=examples)
+
+
+# --- EXPLAIN -----------------------------------------------------------------------------------
+_SORT_LINE: Final = re.compile(r"Sort Method: ([a-z -]+?)\s+(Memory|Disk): (\d+)kB")
+
+
+def explain_analyze(connection: database.Connection, compiled_sql: str,
+                    settings: Mapping[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+    """EXPLAIN (ANALYZE, BUFFERS) of a select (it runs, it writes nothing) and a summary: its
+    execution time and its sorts (method, kB in memory or on disk)."""
+    with closing(connection.connect()) as conn, conn.cursor() as cur:
+        for name, value in (settings or {}).items():
+            cur.execute("select set_config(%s, %s, true)", (name, value))
+        cur.execute("explain (analyze, buffers) " + compiled_sql)
+        plan = "\n".join(row[0] for row in cur.fetchall())
+        conn.rollback()
+    sorts = [{"method": m.group(1), "where": m.group(2).lower(), "kb": int(m.group(3))}
+             for m in _SORT_LINE.finditer(plan)]
+    match = re.search(r"Execution Time: ([\d.]+) ms", plan)
+    summary = {
+        "execution_s": float(match.group(1)) / 1000 if match else None,
+        "settings": dict(settings or {}),
+        "sorts": len(sorts),
+        "sorts_on_disk": sum(1 for s in sorts if s["where"] == "disk"),
+        "sort_disk_mb": round(sum(s["kb"] for s in sorts if s["where"] == "disk") / 1024, 1),
+        "sort_details": sorts,
+    }
+    return plan, summary
+
+
+# --- machine -----------------------------------------------------------------------------------
+def machine_facts(connection: database.Connection) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    settings = ("server_version", "work_mem", "shared_buffers", "maintenance_work_mem",
+                "max_parallel_workers_per_gather", "jit", "effective_cache_size")
+    with database.cursor(connection) as cur:
+        pg = {}
+        for name in settings:
+            cur.execute("select current_setting(%s)", (name,))
+            pg[name] = cur.fetchone()[0]
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "-"
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": ram_gb,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "server": "embedded" if connection.embedded else "PG* variables",
+        "dbt_core": version("dbt-core"),
+        "dbt_postgres": version("dbt-postgres"),
+        "pandas": version("pandas"),
+        "dbt_threads": os.environ.get("DBT_THREADS", "4"),
+    }
+
+
+# --- one run -----------------------------------------------------------------------------------
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return round(numerator / denominator, 2)
+
+
+def _dbt_entry(run: DbtRun, history_model: str = HISTORY_MODEL) -> dict[str, Any]:
+    return {
+        "wall_s": round(run.wall_s, 2),
+        "history_s": _round(run.node_time(history_model)),
+        "runner_elapsed_s": _round(run.elapsed_s),
+        "outside_runner_s": _round(run.wall_s - run.elapsed_s if run.elapsed_s else None),
+        "peak_rss_mb": round(run.peak_rss_mb, 1),
+        "temp_bytes": run.temp_bytes,
+        "temp_files": run.temp_files,
+        **run.node_summary(),
+        "log": run.log_path,
+    }
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _scalar(connection: database.Connection, statement: str | sql.Composable) -> Any:
+    with database.cursor(connection) as cur:
+        cur.execute(statement)
+        return cur.fetchone()[0]
+
+
+class _Steps:
+    """Progress display of the steps of a run (or nothing, without a Progress)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.descriptions: dict[TaskID, str] = {}
+
+    def start(self, description: str) -> TaskID | None:
+        if self.progress is None:
+            return None
+        task = self.progress.add_task(description, total=None)
+        self.descriptions[task] = description
+        return task
+
+    def done(self, task: TaskID | None, note: str = "") -> None:
+        if self.progress is not None and task is not None:
+            description = self.descriptions[task] + (f": {note}" if note else "")
+            self.progress.update(task, total=1, completed=1, description=description)
+
+
+def run_benchmark(
+    root: Path,
+    plan: BenchPlan,
+    options: BenchOptions | None = None,
+    progress: Progress | None = None,
+    connection: database.Connection | None = None,
+) -> dict[str, Any]:
+    """Measure one plan end to end (see the module docstring) and return its results entry.
+
+    Raises BenchError when dbt fails. Disagreeing segments do not raise here: they are in
+    ``result["checks"]`` (``all_ok`` false), so that the caller can record them first.
+    """
+    options = options or BenchOptions()
+    server = connection or database.resolve(root)
+    conn = database.ensure_database(server, options.database, recreate=True)
+    workdir = options.workdir or root / ".local" / "bench" / options.database
+    workdir.mkdir(parents=True, exist_ok=True)
+    runner = DbtRunner(root, conn, workdir)
+    stats = TempStats(conn)
+    steps = _Steps(progress)
+    bench_dir = root / "benchmarks"
+    previous_vars, final_vars = _vars(plan.previous_as_of), _vars(plan.as_of)
+    load_before = os.getloadavg()[0]
+    try:
+        with database.cursor(conn) as cur:
+            cur.execute(sql.SQL("create schema if not exists {}").format(
+                sql.Identifier(BENCH_SCHEMA)))
+
+        # 1. data
+        started = time.perf_counter()
+        counts, later_rows = load_initial(conn, plan, progress)
+        load_s = time.perf_counter() - started
+
+        def timed_dbt(args: list[str], dbt_vars: dict[str, str], label: str) -> DbtRun:
+            task = steps.start(f"dbt {' '.join(args)} {dbt_vars['rfm_as_of']}")
+            _checkpoint(conn)
+            before = stats.read()
+            run = runner.run(args, dbt_vars, label=label)
+            run.temp_bytes, run.temp_files = stats.settle(before)
+            steps.done(task, f"{run.wall_s:.1f}s")
+            return run
+
+        # 2. the stored history, up to the previous period
+        parse_task = steps.start("dbt parse (vars changed: full parse)")
+        parse_full = runner.run(["parse"], previous_vars, label="parse-full")
+        steps.done(parse_task, f"{parse_full.wall_s:.1f}s")
+        full_previous = timed_dbt(["build", "--full-refresh"], previous_vars, "full-previous")
+
+        # 3. one new period arrives; the scheduled run
+        appended = append_later(conn, later_rows)
+        runner.run(["parse"], final_vars, label="parse-warm-up")  # as a scheduler: partial parse
+        incremental = timed_dbt(["build"], final_vars, "incremental")
+        incremental_sql = runner.compiled_path().read_text()
+        explains: dict[str, Any] = {}
+        if options.explain:
+            task = steps.start("EXPLAIN ANALYZE incremental history")
+            plan_text, explains["incremental"] = explain_analyze(conn, incremental_sql)
+            _write_profile(bench_dir, plan, "incremental", plan_text)
+            steps.done(task)
+        with database.cursor(conn) as cur:
+            cur.execute(sql.SQL("drop table if exists {t}; create table {t} as select * from {h}")
+                        .format(t=_qualified(f"{BENCH_SCHEMA}.incremental_history"),
+                                h=_qualified(HISTORY_TABLE)))
+
+        # 4. our full build at the same instant
+        full = timed_dbt(["build", "--full-refresh"], final_vars, "full")
+        full_sql = runner.compiled_path().read_text()
+
+        # 5. naive, 6. floor
+        def timed_sql(name: str, table: str, timeout_s: float | None = None) -> SqlStep:
+            cap = f" (capped at {timeout_s:.0f}s)" if timeout_s else ""
+            task = steps.start(f"{name}.sql{cap}")
+            statement = render_sql(bench_dir / f"{name}.sql", plan.as_of)
+            _checkpoint(conn)
+            before = stats.read()
+            step = run_sql_step(conn, statement, create_table=table, timeout_s=timeout_s)
+            step.temp_bytes, step.temp_files = stats.settle(before)
+            steps.done(task, f"{step.wall_s:.1f}s" + (" CAPPED" if step.capped else ""))
+            return step
+
+        naive = timed_sql("naive", f"{BENCH_SCHEMA}.naive_history", options.naive_timeout_s)
+        floor = timed_sql("floor", f"{BENCH_SCHEMA}.floor_history")
+
+        # 7. pandas
+        task = steps.start("pandas: read raw (not timed), clean + per-period groupby (timed)")
+        started = time.perf_counter()
+        raw_frame = read_raw_payments(conn)
+        periods = snapshot_periods(calendar_days(conn), plan.as_of)
+        read_s = time.perf_counter() - started
+        started = time.perf_counter()
+        clean = pandas_clean(raw_frame, plan.as_of)
+        clean_s = time.perf_counter() - started
+        started = time.perf_counter()
+        segments = pandas_segments(clean, periods)
+        groupby_s = time.perf_counter() - started
+        store_segments(conn, segments, f"{BENCH_SCHEMA}.pandas_segments")
+        del raw_frame, clean, segments
+        steps.done(task, f"{clean_s + groupby_s:.1f}s")
+
+        # 8. checks
+        task = steps.start("compare segments")
+        comparisons = {
+            "naive_vs_ours": None if naive.capped else compare_tables(
+                conn, f"{BENCH_SCHEMA}.naive_history", HISTORY_TABLE),
+            "pandas_vs_ours": compare_tables(conn, f"{BENCH_SCHEMA}.pandas_segments",
+                                             HISTORY_TABLE),
+            "incremental_vs_full": compare_tables(
+                conn, f"{BENCH_SCHEMA}.incremental_history", HISTORY_TABLE, HISTORY_COLUMNS),
+        }
+        checks = {
+            name: (None if c is None else {**asdict(c), "ok": c.ok, "summary": c.describe()})
+            for name, c in comparisons.items()
+        }
+        all_ok = all(c is None or c.ok for c in comparisons.values())
+        steps.done(task, "all same" if all_ok else "MISMATCH")
+
+        # 9. dbt's fixed cost, with partial parsing warm (same vars as the last run)
+        task = steps.start("dbt fixed cost")
+        parse_partial = runner.run(["parse"], final_vars, label="parse-partial")
+        build_nothing = runner.run(["build", "--select", _NOTHING_SELECTOR], final_vars,
+                                   label="build-nothing")
+        steps.done(task, f"{build_nothing.wall_s:.1f}s")
+
+        if options.explain:
+            task = steps.start("EXPLAIN ANALYZE full-refresh history")
+            plan_text, explains["full"] = explain_analyze(conn, full_sql)
+            _write_profile(bench_dir, plan, "full", plan_text)
+            steps.done(task)
+
+        history_rows = _scalar(conn, sql.SQL("select count(*) from {}").format(
+            _qualified(HISTORY_TABLE)))
+        result: dict[str, Any] = {
+            "key": plan.key,
+            "size": plan.size,
+            "shape": plan.shape,
+            "periods": plan.periods,
+            "users": plan.users,
+            "seed": plan.seed,
+            "rfm_as_of": plan.as_of.isoformat(sep=" "),
+            "rfm_as_of_previous": plan.previous_as_of.isoformat(sep=" "),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "git": _git_state(root),
+            "load_average_1min": {"start": round(load_before, 2),
+                                  "end": round(os.getloadavg()[0], 2)},
+            "data": {
+                "raw_payments": counts["fact_payments"] + appended,
+                "raw_payments_first_load": counts["fact_payments"],
+                "raw_payments_appended": appended,
+                "clean_payments": _scalar(conn, sql.SQL(
+                    "select count(*) from {} where rejection_reason is null").format(
+                        _qualified(f"{DBT_SCHEMA}.stg_billing__payments"))),
+                "history_rows": history_rows,
+                "history_users_last_period": _scalar(conn, sql.SQL(
+                    "select count(*) from {} where snapshot_period = "
+                    "(select max(snapshot_period) from {})").format(
+                        _qualified(HISTORY_TABLE), _qualified(HISTORY_TABLE))),
+                "history_mb": round(_scalar(conn, sql.SQL(
+                    "select pg_total_relation_size({})").format(
+                        sql.Literal(HISTORY_TABLE))) / 2**20, 1),
+                "floor_rows": floor.rows,
+                "load_s": round(load_s, 1),
+            },
+            "naive": {"wall_s": round(naive.wall_s, 2), "capped": naive.capped,
+                      "timeout_s": options.naive_timeout_s, "temp_bytes": naive.temp_bytes,
+                      "temp_files": naive.temp_files},
+            "full_build": _dbt_entry(full),
+            "incremental_build": _dbt_entry(incremental),
+            "full_build_previous_period": _dbt_entry(full_previous),
+            "floor": {"wall_s": round(floor.wall_s, 2), "temp_bytes": floor.temp_bytes,
+                      "temp_files": floor.temp_files},
+            "pandas": {"compute_s": round(clean_s + groupby_s, 2), "clean_s": round(clean_s, 2),
+                       "per_period_groupby_s": round(groupby_s, 2),
+                       "read_s_not_counted": round(read_s, 2)},
+            "dbt_fixed_cost": {
+                "parse_full_s": round(parse_full.wall_s, 2),
+                "parse_partial_s": round(parse_partial.wall_s, 2),
+                "build_selecting_nothing_s": round(build_nothing.wall_s, 2),
+                "build_selecting_nothing_peak_rss_mb": round(build_nothing.peak_rss_mb, 1),
+            },
+            "checks": checks,
+            "all_ok": all_ok,
+            "explain": explains,
+        }
+        result["ratios"] = _ratios(result)
+        return result
+    finally:
+        stats.close()
+
+
+def _git_state(root: Path) -> dict[str, Any]:
+    """The commit measured, and whether the dbt project differed from it."""
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                  check=False)
+        except OSError:
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", "models", "macros", "tests", "seeds",
+                  "dbt_project.yml")
+    return {"commit": git("rev-parse", "--short", "HEAD") or None,
+            "dbt_project_uncommitted_changes": bool(changed)}
+
+
+def _write_profile(bench_dir: Path, plan: BenchPlan, kind: str, text: str) -> None:
+    folder = bench_dir / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{plan.key}-{kind}.txt").write_text(text + "\n")
+
+
+def _ratios(result: Mapping[str, Any]) -> dict[str, float | None]:
+    naive = result["naive"]["wall_s"]
+    full, incremental = result["full_build"], result["incremental_build"]
+    return {
+        "naive_over_full_wall": _ratio(naive, full["wall_s"]),
+        "naive_over_incremental_wall": _ratio(naive, incremental["wall_s"]),
+        "naive_over_full_history": _ratio(naive, full["history_s"]),
+        "history_over_floor": _ratio(full["history_s"], result["floor"]["wall_s"]),
+        "incremental_over_full_history": _ratio(incremental["history_s"], full["history_s"]),
+        "incremental_over_full_wall": _ratio(incremental["wall_s"], full["wall_s"]),
+        "pandas_over_full_wall": _ratio(result["pandas"]["compute_s"], full["wall_s"]),
+        "pandas_over_full_history": _ratio(result["pandas"]["compute_s"], full["history_s"]),
+    }
+
+
+# --- results files -----------------------------------------------------------------------------
+_SIZE_ORDER: Final = {name: i for i, name in enumerate(SIZES)}
+
+
+def _run_order(run: Mapping[str, Any]) -> tuple[int, int, int]:
+    return (_SIZE_ORDER.get(run["size"], 9), SHAPES.index(run["shape"]), run["periods"])
+
+
+def write_results(out_dir: Path, run: Mapping[str, Any], machine: Mapping[str, Any]
+                  ) -> tuple[Path, Path]:
+    """Merge ``run`` into ``results.json`` (keyed by size-shape-periods) and re-render
+    ``results.md`` from every stored run."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "results.json", out_dir / "results.md"
+    stored: dict[str, Any] = {}
+    if json_path.is_file():
+        try:
+            stored = json.loads(json_path.read_text())
+        except json.JSONDecodeError:
+            stored = {}
+    runs = dict(stored.get("runs", {}))
+    runs[run["key"]] = {**run, "machine": dict(machine)}
+    document = {"machine": dict(machine), "runs": dict(sorted(
+        runs.items(), key=lambda kv: _run_order(kv[1])))}
+    json_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    md_path.write_text(render_markdown(document))
+    return json_path, md_path
+
+
+def _fmt_s(value: float | None, capped: bool = False) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:,.2f} s" if value < 100 else f"{value:,.0f} s"
+    return f"> {text} (capped)" if capped else text
+
+
+def _fmt_x(value: float | None, capped: bool = False) -> str:
+    if value is None:
+        return "–"
+    return (f"> {value:,.1f}×" if capped else f"{value:,.1f}×") if value >= 1 else \
+        (f"> {value:.2f}×" if capped else f"{value:.2f}×")
+
+
+def _fmt_mb(value: float | int | None) -> str:
+    return "–" if value is None else f"{value / 2**20:,.0f} MB" if value > 2**20 else \
+        f"{value / 1024:,.0f} kB"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
+
+
+def _label(run: Mapping[str, Any]) -> str:
+    return f"{run['size']} {run['shape']}, {run['periods']} mo"
+
+
+def render_markdown(document: Mapping[str, Any]) -> str:
+    machine = document["machine"]
+    runs = list(document["runs"].values())
+    pg = machine.get("postgresql", {})
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `rfm bench` (`make bench SIZE=S|M|L`); see [README.md](README.md) for what "
+        "each measurement is. Every column is one run on one database and one data set.",
+        "",
+        f"**Machine:** {machine['cpu']}, {machine['cores']} cores, {machine['ram_gb']} GB RAM; "
+        f"PostgreSQL {pg.get('server_version')} ({machine['server']}; work_mem "
+        f"{pg.get('work_mem')}, shared_buffers {pg.get('shared_buffers')}, "
+        f"max_parallel_workers_per_gather {pg.get('max_parallel_workers_per_gather')}, "
+        f"jit {pg.get('jit')}); Python {machine['python']}, dbt-core {machine['dbt_core']}, "
+        f"dbt-postgres {machine['dbt_postgres']} ({machine['dbt_threads']} threads), "
+        f"pandas {machine['pandas']}.",
+        "",
+    ]
+    headline = [r for r in runs if r["periods"] == SIZES.get(r["size"], (0, 0))[1]] or runs
+    lines += _run_tables(headline)
+    scaling: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for run in runs:
+        scaling.setdefault((run["size"], run["shape"]), []).append(run)
+    for (size, shape), group in scaling.items():
+        if len(group) < 2:
+            continue
+        group = sorted(group, key=lambda r: r["periods"])
+        lines += ["", f"## Scaling with the length of history: {size} {shape}", ""]
+        lines += _table(
+            ["approach", *(f"{r['periods']} periods" for r in group)],
+            [
+                ["raw payments", *(f"{r['data']['raw_payments']:,}" for r in group)],
+                ["history rows", *(f"{r['data']['history_rows']:,}" for r in group)],
+                ["naive statement", *(_fmt_s(r["naive"]["wall_s"], r["naive"]["capped"])
+                                      for r in group)],
+                ["our full build, wall", *(_fmt_s(r["full_build"]["wall_s"]) for r in group)],
+                ["our full build, history model",
+                 *(_fmt_s(r["full_build"]["history_s"]) for r in group)],
+                ["our incremental build, wall",
+                 *(_fmt_s(r["incremental_build"]["wall_s"]) for r in group)],
+                ["our incremental build, history model",
+                 *(_fmt_s(r["incremental_build"]["history_s"]) for r in group)],
+                ["floor statement", *(_fmt_s(r["floor"]["wall_s"]) for r in group)],
+                ["pandas (compute only)", *(_fmt_s(r["pandas"]["compute_s"]) for r in group)],
+                ["naive / ours (full wall)",
+                 *(_fmt_x(r["ratios"]["naive_over_full_wall"], r["naive"]["capped"])
+                   for r in group)],
+                ["history model / floor",
+                 *(_fmt_x(r["ratios"]["history_over_floor"]) for r in group)],
+            ],
+        )
+    other = [r for r in runs if r not in headline]
+    if other:
+        lines += ["", "## Other runs", ""]
+        lines += _run_tables(other, headings=False)
+    return "\n".join(lines) + "\n"
+
+
+def _commit(run: Mapping[str, Any]) -> str:
+    state = run.get("git") or {}
+    commit = state.get("commit") or "?"
+    return f"`{commit}`" + (" + local changes" if state.get("dbt_project_uncommitted_changes")
+                            else "")
+
+
+def _run_tables(runs: Sequence[Mapping[str, Any]], headings: bool = True) -> list[str]:
+    header = ["", *(_label(r) for r in runs)]
+    lines: list[str] = []
+    if headings:
+        lines += ["## Times", ""]
+    lines += _table(header, [
+        ["commit measured", *(_commit(r) for r in runs)],
+        ["machine load (1-min load average at start / end)",
+         *(f"{r['load_average_1min']['start']:.1f} / {r['load_average_1min']['end']:.1f}"
+           if "load_average_1min" in r else "–" for r in runs)],
+        ["users", *(f"{r['users']:,}" for r in runs)],
+        ["raw payments (appended last period)",
+         *(f"{r['data']['raw_payments']:,} ({r['data']['raw_payments_appended']:,})"
+           for r in runs)],
+        ["payments per user", *(f"{r['data']['clean_payments'] / r['users']:.0f}" for r in runs)],
+        ["history rows", *(f"{r['data']['history_rows']:,}" for r in runs)],
+        ["(a) naive statement", *(_fmt_s(r["naive"]["wall_s"], r["naive"]["capped"])
+                                  for r in runs)],
+        ["(b) our full build: `dbt build --full-refresh` wall",
+         *(_fmt_s(r["full_build"]["wall_s"]) for r in runs)],
+        ["(b) … its history model (run_results.json)",
+         *(_fmt_s(r["full_build"]["history_s"]) for r in runs)],
+        ["(c) our incremental build: `dbt build` wall, one new period",
+         *(_fmt_s(r["incremental_build"]["wall_s"]) for r in runs)],
+        ["(c) … its history model", *(_fmt_s(r["incremental_build"]["history_s"]) for r in runs)],
+        ["(d) floor statement", *(_fmt_s(r["floor"]["wall_s"]) for r in runs)],
+        ["(e) pandas, compute only (clean + per-period groupby)",
+         *(_fmt_s(r["pandas"]["compute_s"]) for r in runs)],
+        ["(e) … reading raw into pandas (not counted)",
+         *(_fmt_s(r["pandas"]["read_s_not_counted"]) for r in runs)],
+    ])
+    if headings:
+        lines += ["", "## Ratios", ""]
+    else:
+        lines += [""]
+    lines += _table(header, [
+        ["naive / ours, full build (wall)",
+         *(_fmt_x(r["ratios"]["naive_over_full_wall"], r["naive"]["capped"]) for r in runs)],
+        ["naive / ours, incremental build (wall)",
+         *(_fmt_x(r["ratios"]["naive_over_incremental_wall"], r["naive"]["capped"])
+           for r in runs)],
+        ["naive / our history model (full)",
+         *(_fmt_x(r["ratios"]["naive_over_full_history"], r["naive"]["capped"]) for r in runs)],
+        ["our history model (full) / floor",
+         *(_fmt_x(r["ratios"]["history_over_floor"]) for r in runs)],
+        ["incremental / full, history model",
+         *(_fmt_x(r["ratios"]["incremental_over_full_history"]) for r in runs)],
+        ["incremental / full, wall",
+         *(_fmt_x(r["ratios"]["incremental_over_full_wall"]) for r in runs)],
+        ["pandas / ours, full build (wall)",
+         *(_fmt_x(r["ratios"]["pandas_over_full_wall"]) for r in runs)],
+        ["pandas / our history model",
+         *(_fmt_x(r["ratios"]["pandas_over_full_history"]) for r in runs)],
+    ])
+    if headings:
+        lines += ["", "## dbt overhead, memory and disk", ""]
+    else:
+        lines += [""]
+    lines += _table(header, [
+        ["`dbt parse`, partial (nothing changed)",
+         *(_fmt_s(r["dbt_fixed_cost"]["parse_partial_s"]) for r in runs)],
+        ["`dbt parse`, full (after `--vars` changed)",
+         *(_fmt_s(r["dbt_fixed_cost"]["parse_full_s"]) for r in runs)],
+        ["`dbt build` selecting nothing (fixed cost per invocation)",
+         *(_fmt_s(r["dbt_fixed_cost"]["build_selecting_nothing_s"]) for r in runs)],
+        ["full build: wall − runner elapsed (start-up, parse)",
+         *(_fmt_s(r["full_build"]["outside_runner_s"]) for r in runs)],
+        ["full build: data tests, summed node time",
+         *(_fmt_s(r["full_build"]["seconds_by_resource_type"].get("test")) for r in runs)],
+        ["incremental: data tests, summed node time",
+         *(_fmt_s(r["incremental_build"]["seconds_by_resource_type"].get("test"))
+           for r in runs)],
+        ["peak RSS of dbt: full / incremental",
+         *(f"{r['full_build']['peak_rss_mb']:.0f} / {r['incremental_build']['peak_rss_mb']:.0f}"
+           " MB" for r in runs)],
+        ["temp spilled by PostgreSQL: naive",
+         *(_fmt_mb(r["naive"]["temp_bytes"]) for r in runs)],
+        ["… full build / incremental build",
+         *(f"{_fmt_mb(r['full_build']['temp_bytes'])} / "
+           f"{_fmt_mb(r['incremental_build']['temp_bytes'])}" for r in runs)],
+        ["… floor", *(_fmt_mb(r["floor"]["temp_bytes"]) for r in runs)],
+    ])
+    if headings:
+        lines += ["", "## Checks and goals (issue 4)", ""]
+    else:
+        lines += [""]
+
+    def check(run: Mapping[str, Any], name: str) -> str:
+        entry = run["checks"].get(name)
+        if entry is None:
+            return "not compared (naive capped)"
+        return "same" if entry["ok"] else f"**DIFFERENT** ({entry['different']:,} rows)"
+
+    def goal(value: float | None, ok: bool) -> str:
+        return "–" if value is None else ("met" if ok else "**missed**")
+
+    lines += _table(header, [
+        ["segments: naive = ours", *(check(r, "naive_vs_ours") for r in runs)],
+        ["segments: pandas = ours", *(check(r, "pandas_vs_ours") for r in runs)],
+        ["every column: incremental = full refresh",
+         *(check(r, "incremental_vs_full") for r in runs)],
+        ["scheduled run ≥ 5× faster than naive",
+         *(goal(r["ratios"]["naive_over_incremental_wall"],
+                (r["ratios"]["naive_over_incremental_wall"] or 0) >= 5) for r in runs)],
+        ["full build ≥ 2× (normal) / 3× (dense) faster than naive",
+         *(goal(r["ratios"]["naive_over_full_wall"],
+                (r["ratios"]["naive_over_full_wall"] or 0) >= (3 if r["shape"] == "dense" else 2))
+           for r in runs)],
+        ["history model within 3× of the floor",
+         *(goal(r["ratios"]["history_over_floor"], (r["ratios"]["history_over_floor"] or 99) <= 3)
+           for r in runs)],
+        ["incremental history ≤ 1/10 of full",
+         *(goal(r["ratios"]["incremental_over_full_history"],
+                (r["ratios"]["incremental_over_full_history"] or 99) <= 0.1) for r in runs)],
+        ["peak RSS of dbt < 1 GiB",
+         *(goal(r["full_build"]["peak_rss_mb"],
+                max(r["full_build"]["peak_rss_mb"], r["incremental_build"]["peak_rss_mb"]) < 1024)
+           for r in runs)],
+    ])
+    return lines
+
+
+# --- the `rfm bench` verb ----------------------------------------------------------------------
+def _periods_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected e.g. 12,24,36, got {text!r}") from err
+    if not values or min(values) < 2:
+        raise argparse.ArgumentTypeError(f"expected periods >= 2, e.g. 12,24,36, got {text!r}")
+    return values
+
+
+def register(sub: Any) -> None:
+    """Add the ``bench`` verb to the ``rfm`` sub-command parsers."""
+    parser = sub.add_parser(
+        "bench", help="benchmark: naive vs ours vs floor vs pandas (writes benchmarks/results.*)"
+    )
+    parser.add_argument("--size", choices=list(SIZES), default="S",
+                        help="S: 10k users/24 months, M: 100k/36, L: 1M/36 (default S)")
+    parser.add_argument("--shape", choices=list(SHAPES), default="normal",
+                        help="dense: a quarter of the users, ~80 payments each")
+    parser.add_argument("--periods", type=_periods_list, default=None,
+                        help="scaling mode: measure at each number of periods, e.g. 12,24,36")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--naive-timeout", type=float, default=900.0,
+                        help="cap of the naive statement, seconds (default 900)")
+    parser.add_argument("--database", default="rfm_bench",
+                        help="database to (re)create on the server (default rfm_bench)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="folder of results.md/results.json (default: benchmarks/)")
+    parser.add_argument("--explain", action="store_true",
+                        help="also EXPLAIN ANALYZE the history's compiled SQL "
+                        "(benchmarks/profiles/)")
+    parser.set_defaults(handler=cmd_bench)
+
+
+def _summary_table(run: Mapping[str, Any]) -> Table:
+    table = Table(title=f"{_label(run)}: {run['data']['raw_payments']:,} payments, "
+                  f"{run['data']['history_rows']:,} history rows")
+    table.add_column("measurement")
+    table.add_column("value", justify="right")
+    capped = run["naive"]["capped"]
+    ratios = run["ratios"]
+    for name, value in (
+        ("naive statement", _fmt_s(run["naive"]["wall_s"], capped)),
+        ("full dbt build (wall)", _fmt_s(run["full_build"]["wall_s"])),
+        ("… history model", _fmt_s(run["full_build"]["history_s"])),
+        ("incremental dbt build (wall)", _fmt_s(run["incremental_build"]["wall_s"])),
+        ("… history model", _fmt_s(run["incremental_build"]["history_s"])),
+        ("floor statement", _fmt_s(run["floor"]["wall_s"])),
+        ("pandas (compute only)", _fmt_s(run["pandas"]["compute_s"])),
+        ("naive / ours full (wall)", _fmt_x(ratios["naive_over_full_wall"], capped)),
+        ("naive / ours incremental (wall)", _fmt_x(ratios["naive_over_incremental_wall"], capped)),
+        ("history model / floor", _fmt_x(ratios["history_over_floor"])),
+        ("incremental / full (history model)", _fmt_x(ratios["incremental_over_full_history"])),
+        ("pandas / ours full (wall)", _fmt_x(ratios["pandas_over_full_wall"])),
+        ("dbt build selecting nothing", _fmt_s(run["dbt_fixed_cost"]["build_selecting_nothing_s"])),
+        ("peak RSS dbt (full)", f"{run['full_build']['peak_rss_mb']:.0f} MB"),
+    ):
+        table.add_row(name, value)
+    return table
+
+
+_LOCK_KEY: Final = "rfm_segmentation.bench"
+
+
+def server_lock(connection: database.Connection, console: Console | None = None) -> Any:
+    """Hold a server-wide advisory lock (on the maintenance database) for one benchmark, so that
+    two `rfm bench` on the same server queue instead of dropping each other's database and
+    timing each other's load. Released when the returned connection is closed."""
+    conn = connection.connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("select pg_try_advisory_lock(hashtext(%s))", (_LOCK_KEY,))
+        if not cur.fetchone()[0]:
+            if console is not None:
+                console.print("[yellow]another rfm bench runs on this server: waiting for it[/]")
+            cur.execute("select pg_advisory_lock(hashtext(%s))", (_LOCK_KEY,))
+    return conn
+
+
+def cmd_bench(args: argparse.Namespace, console: Console, root: Path) -> int:
+    out_dir = args.output or root / "benchmarks"
+    periods_list: list[int | None] = list(args.periods) if args.periods else [None]
+    plans = [make_plan(args.size, args.shape, periods, seed=args.seed) for periods in periods_list]
+    options = BenchOptions(database=args.database, naive_timeout_s=args.naive_timeout,
+                           explain=args.explain)
+    server = database.resolve(root)
+    console.print(f"benchmark database {options.database!r} on {server.describe()}")
+    with closing(server_lock(server, console)):
+        return _bench_plans(plans, options, server, out_dir, console, root)
+
+
+def _bench_plans(plans: Sequence[BenchPlan], options: BenchOptions,
+                 server: database.Connection, out_dir: Path, console: Console, root: Path) -> int:
+    machine = machine_facts(server)
+    failed = False
+    for plan in plans:
+        console.rule(f"[bold]{plan.key}: {plan.users:,} users, {plan.periods} months")
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+            result = run_benchmark(root, plan, options, progress, connection=server)
+        json_path, md_path = write_results(out_dir, result, machine)
+        console.print(_summary_table(result))
+        for check in result["checks"].values():
+            if check is not None:
+                style = "green" if check["ok"] else "bold red"
+                console.print(f"[{style}]{check['summary']}[/]")
+                if not check["ok"]:
+                    for example in check["examples"]:
+                        console.print(f"  [red]{example}[/]")
+        if result["naive"]["capped"]:
+            console.print(f"[yellow]naive statement capped at {options.naive_timeout_s:.0f}s: "
+                          "its segments were not compared[/]")
+        console.print(f"wrote {md_path} and {json_path}")
+        failed = failed or not result["all_ok"]
+    if failed:
+        console.print("[bold red]the approaches disagree: the times above are not comparable[/]")
+        return 1
+    return 0
