@@ -26,14 +26,13 @@
 {%- set recompute_from = bounds.recompute_from -%}
 {%- set compute_from = bounds.compute_from -%}
 {%- set state_period = bounds.state_period -%}
-{%- set user_to_date -%}
-    partition by activity.user_id order by activity.period_start
-    rows between unbounded preceding and current row
-{%- endset -%}
-{%- set user_window -%}
-    partition by activity.user_id order by activity.period_start
-    rows between {{ (window_periods or 1) - 1 }} preceding and current row
-{%- endset %}
+{#- Per-user windows partition in byte order: the same partitions under any deterministic
+    collation, and PostgreSQL sorts with memcmp and abbreviated keys instead of the locale. -#}
+{%- set activity_user = rfm_text_in_byte_order('activity.user_id') -%}
+{%- set user_to_date = 'partition by ' ~ activity_user ~ ' order by activity.period_start'
+    ~ ' rows between unbounded preceding and current row' -%}
+{%- set user_window = 'partition by ' ~ activity_user ~ ' order by activity.period_start'
+    ~ ' rows between ' ~ ((window_periods or 1) - 1) ~ ' preceding and current row' %}
 
 with
 
@@ -242,7 +241,9 @@ with_previous_segment as (
     select
         *,
         coalesce(
-            lag(rfm_segment) over (partition by user_id order by period_start),
+            lag(rfm_segment) over (
+                partition by {{ rfm_text_in_byte_order('user_id') }} order by period_start
+            ),
             stored_segment
         ) as previous_segment
     from segmented
@@ -282,7 +283,7 @@ final as (
         rfm_segment,
         previous_segment,
         max(run_start) over (
-            partition by user_id
+            partition by {{ rfm_text_in_byte_order('user_id') }}
             order by period_start
             rows between unbounded preceding and current row
         ) as segment_since
