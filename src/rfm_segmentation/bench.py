@@ -702,6 +702,8 @@ def explain_analyze(connection: database.Connection, compiled_sql: str,
     with closing(connection.connect()) as conn, conn.cursor() as cur:
         for name, value in (settings or {}).items():
             cur.execute("select set_config(%s, %s, true)", (name, value))
+        cur.execute("select current_setting('work_mem')")
+        work_mem = cur.fetchone()[0]
         cur.execute("explain (analyze, buffers) " + compiled_sql)
         plan = "\n".join(row[0] for row in cur.fetchall())
         conn.rollback()
@@ -711,6 +713,7 @@ def explain_analyze(connection: database.Connection, compiled_sql: str,
     summary = {
         "execution_s": float(match.group(1)) / 1000 if match else None,
         "settings": dict(settings or {}),
+        "work_mem": work_mem,
         "sorts": len(sorts),
         "sorts_on_disk": sum(1 for s in sorts if s["where"] == "disk"),
         "sort_disk_mb": round(sum(s["kb"] for s in sorts if s["where"] == "disk") / 1024, 1),
@@ -873,7 +876,7 @@ def run_benchmark(
         if options.explain:
             task = steps.start("EXPLAIN ANALYZE incremental history")
             plan_text, explains["incremental"] = explain_analyze(conn, incremental_sql)
-            _write_profile(bench_dir, plan, "incremental", plan_text)
+            _write_profile(bench_dir, plan, "incremental", plan_text, explains["incremental"])
             steps.done(task)
         with database.cursor(conn) as cur:
             cur.execute(sql.SQL("drop table if exists {t}; create table {t} as select * from {h}")
@@ -942,7 +945,7 @@ def run_benchmark(
         if options.explain:
             task = steps.start("EXPLAIN ANALYZE full-refresh history")
             plan_text, explains["full"] = explain_analyze(conn, full_sql)
-            _write_profile(bench_dir, plan, "full", plan_text)
+            _write_profile(bench_dir, plan, "full", plan_text, explains["full"])
             steps.done(task)
 
         history_rows = _scalar(conn, sql.SQL("select count(*) from {}").format(
@@ -1021,10 +1024,14 @@ def _git_state(root: Path) -> dict[str, Any]:
             "dbt_project_uncommitted_changes": bool(changed)}
 
 
-def _write_profile(bench_dir: Path, plan: BenchPlan, kind: str, text: str) -> None:
+def _write_profile(bench_dir: Path, plan: BenchPlan, kind: str, text: str,
+                   summary: Mapping[str, Any]) -> None:
     folder = bench_dir / "profiles"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{plan.key}-{kind}.txt").write_text(text + "\n")
+    header = (f"EXPLAIN (ANALYZE, BUFFERS) of the compiled {kind} rfm_segments_history, run "
+              f"{plan.key}, work_mem {summary.get('work_mem')} (the session's: the model's own "
+              "pre-hook settings are not applied here)\n\n")
+    (folder / f"{plan.key}-{kind}.txt").write_text(header + text + "\n")
 
 
 def _ratios(result: Mapping[str, Any]) -> dict[str, float | None]:
