@@ -195,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console()
+    # rich assumes 80 columns when the output is not a terminal (CI logs, pipes): too narrow
+    # for the summary table.
+    console = Console() if sys.stdout.isatty() else Console(width=110)
     root = database.project_root()
     return int(args.handler(args, console, root))
 
