@@ -4,27 +4,35 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
+# The engine (a target of profiles.yml): postgres (default), duckdb or spark.
+TARGET ?= $(or $(DBT_TARGET),postgres)
+export DBT_TARGET := $(TARGET)
+# The engines `make test` runs the reference comparisons on (spark: pyspark + Java 17).
+ENGINES ?= postgres,duckdb,spark
+export RFM_TEST_ENGINES := $(ENGINES)
+
 .PHONY: setup report demo test lint bench stop clean
 
 setup: $(STAMP)  ## create .venv and install the project (quick when done)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 report: setup  ## HTML + PNG report of the built marts (segment mix, transitions, R x F grid)
 	$(BIN)/rfm report
 
-demo: setup  ## embedded PostgreSQL + demo data + dbt build + summary
+demo: setup  ## embedded PostgreSQL (or TARGET=duckdb|spark) + demo data + dbt build + summary
 	$(BIN)/rfm demo
 
 lint: setup  ## sqlfluff (dbt templater: needs the database) and ruff
 	$(BIN)/ruff check src tests/python
 	@# an empty database, so that the result does not depend on what was built before
-	$(BIN)/rfm exec --database rfm_lint -- $(BIN)/sqlfluff lint models tests/*.sql analyses
+	DBT_TARGET=postgres $(BIN)/rfm exec --database rfm_lint -- \
+		$(BIN)/sqlfluff lint models tests/*.sql analyses
 
-test: setup lint  ## lint + every test against a real PostgreSQL
+test: setup lint  ## lint + every test on PostgreSQL + the reference comparisons on $(ENGINES)
 	$(BIN)/python -m pytest
 
 SIZE ?= S

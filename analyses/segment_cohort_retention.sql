@@ -53,7 +53,7 @@ select
     snapshot_period,
     rfm_segment,
     count(*) as users,
-    cast(count(*) as {{ dbt.type_float() }})
+    cast(count(*) as {{ rfm_type('double') }})
     / sum(count(*)) over (partition by snapshot_period) as share_of_cohort
 from cohort_history
 group by 1, 2

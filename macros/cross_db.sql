@@ -67,3 +67,35 @@
 {% macro postgres__rfm_analyze() -%}
     analyze {{ this }}
 {%- endmacro %}
+
+
+
+{#- SQL: the engine's name of a column type that differs between engines. The contracts in the
+    models' yml files spell the same names (anchors &text, &double, &money): keep them in step.
+    money: exact decimals; unconstrained numeric on PostgreSQL, 38 digits with 10 decimals
+    elsewhere (DuckDB's bare decimal is (18,3), Spark's (10,0)). -#}
+{% macro rfm_type(kind) -%}
+    {%- set types = {
+        'text': 'string' if target.type == 'spark' else 'text',
+        'double': 'double precision' if target.type == 'postgres' else 'double',
+        'money': 'numeric' if target.type == 'postgres' else 'decimal(38,10)',
+    } -%}
+    {%- if kind not in types -%}
+        {{ exceptions.raise_compiler_error("rfm_type: unknown kind " ~ kind ~ ", expected one of " ~ types.keys() | list) }}
+    {%- endif -%}
+    {{- types[kind] -}}
+{%- endmacro %}
+
+
+{#- The incremental strategy of the period-keyed marts: delete+insert of the recomputed periods
+    where the engine has it; on Spark (parquet, no Delta) the tables are partitioned by period
+    and insert_overwrite replaces the recomputed periods' partitions. -#}
+{% macro rfm_incremental_strategy() -%}
+    {{- return('insert_overwrite' if target.type == 'spark' else 'delete+insert') -}}
+{%- endmacro %}
+
+
+{#- partition_by config: the period column on Spark, none elsewhere. -#}
+{% macro rfm_partition_by(column) -%}
+    {{- return([column] if target.type == 'spark' else none) -}}
+{%- endmacro %}

@@ -34,7 +34,7 @@ moves_per_period as (
 period_check as (
     select
         users_per_period.snapshot_period,
-        cast(null as {{ dbt.type_string() }}) as from_segment,
+        cast(null as {{ rfm_type('text') }}) as from_segment,
         users_per_period.users as expected_users,
         coalesce(moves_per_period.users, 0) as transition_users
     from users_per_period

@@ -4,8 +4,9 @@
 -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=rfm_incremental_strategy(),
     unique_key='snapshot_period',
+    partition_by=rfm_partition_by('snapshot_period'),
     on_schema_change='fail',
     pre_hook=[rfm_lock_model()],
 ) }}
@@ -26,10 +27,10 @@ per_segment as (
         snapshot_period,
         rfm_segment,
         count(*) as users,
-        sum(monetary) as monetary_total,
-        avg(cast(recency_days as {{ dbt.type_float() }})) as avg_recency_days,
-        avg(cast(frequency as {{ dbt.type_float() }})) as avg_frequency,
-        avg(monetary) as avg_monetary
+        cast(sum(monetary) as {{ rfm_type('money') }}) as monetary_total,
+        avg(cast(recency_days as {{ rfm_type('double') }})) as avg_recency_days,
+        avg(cast(frequency as {{ rfm_type('double') }})) as avg_frequency,
+        cast(avg(monetary) as {{ rfm_type('money') }}) as avg_monetary
     from history
     group by 1, 2
 ),
@@ -39,7 +40,7 @@ summary as (
         snapshot_period,
         rfm_segment,
         users,
-        cast(users as {{ dbt.type_float() }})
+        cast(users as {{ rfm_type('double') }})
         / sum(users) over (partition by snapshot_period) as share_of_users,
         monetary_total,
         avg_recency_days,

@@ -5,8 +5,9 @@
 -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=rfm_incremental_strategy(),
     unique_key='snapshot_period',
+    partition_by=rfm_partition_by('snapshot_period'),
     on_schema_change='fail',
     pre_hook=[rfm_lock_model()],
 ) }}

@@ -6,7 +6,7 @@
 -#}
 {%- set reverse_etl_role = rfm_reverse_etl_role() -%}
 {{ config(
-    grants={'select': [reverse_etl_role] if reverse_etl_role else []},
+    grants=rfm_reverse_etl_grants(),
     post_hook=(
         ['grant usage on schema ' ~ adapter.quote(this.schema) ~ ' to ' ~ reverse_etl_role]
         if reverse_etl_role else []

@@ -11,8 +11,9 @@
 -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=rfm_incremental_strategy(),
     unique_key='snapshot_period',
+    partition_by=rfm_partition_by('snapshot_period'),
     on_schema_change='fail',
     pre_hook=[rfm_lock_model(), rfm_session_tuning()],
     post_hook=[rfm_analyze()],
@@ -182,7 +183,7 @@ cumulated as (
         stored_state.rfm_segment as stored_segment,
         stored_state.segment_since as stored_segment_since
         {%- else %}
-        cast(null as {{ dbt.type_string() }}) as stored_segment,
+        cast(null as {{ rfm_type('text') }}) as stored_segment,
         cast(null as date) as stored_segment_since
         {%- endif %}
     from activity
@@ -273,7 +274,7 @@ final as (
         last_payment_at,
         cast(recency_days as {{ dbt.type_int() }}) as recency_days,
         cast(frequency as {{ dbt.type_bigint() }}) as frequency,
-        monetary,
+        cast(monetary as {{ rfm_type('money') }}) as monetary,
         recency_percentile,
         frequency_percentile,
         monetary_percentile,

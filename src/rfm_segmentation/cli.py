@@ -1,11 +1,13 @@
-"""`rfm`: run the project on the embedded PostgreSQL (or on yours when PGHOST is set).
+"""`rfm`: run the project on the embedded PostgreSQL (or on yours when PGHOST is set), or on
+DuckDB / Spark with DBT_TARGET=duckdb|spark (`make demo TARGET=duckdb`).
 
     rfm demo                  server + demo data + dbt build + summary + report
     rfm server start|stop|status
     rfm env                   the PG* settings, as shell exports
     rfm load-demo             (re)load the demo data into the raw schema
     rfm dbt ARGS...           dbt with the connection set (e.g. rfm dbt build --full-refresh);
-                              build/run/seed wait for another such run on the same schema
+                              on PostgreSQL, build/run/seed wait for another such run on the
+                              same schema
     rfm exec -- CMD...        any command with the connection set (e.g. sqlfluff lint)
     rfm summary               segments of the latest period
     rfm report                HTML + PNG charts of the marts
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rfm_segmentation import bench, database, demo_data, report, summary
+from rfm_segmentation import bench, database, demo_data, engines, report, summary
 
 DEMO_SPEC = demo_data.DemoSpec()
 
@@ -35,11 +37,13 @@ def _dbt_executable() -> str:
 
 
 def run_with_connection(
-    command: Sequence[str], connection: database.Connection, root: Path
+    command: Sequence[str], where: engines.Warehouse | database.Connection, root: Path
 ) -> int:
-    """Run ``command`` in the project folder with the connection's PG* variables set."""
+    """Run ``command`` in the project folder with the warehouse's settings (DBT_TARGET and the
+    PG* variables, or the engine's own) set."""
+    warehouse = engines.as_warehouse(where)
     env = {k: v for k, v in os.environ.items() if k not in database.LIBPQ_VARIABLES}
-    env.update(connection.env)
+    env.update(warehouse.dbt_env())
     return subprocess.run(list(command), cwd=root, env=env, check=False).returncode
 
 
@@ -61,30 +65,26 @@ def cmd_server(args: argparse.Namespace, console: Console, root: Path) -> int:
 
 
 def cmd_env(args: argparse.Namespace, console: Console, root: Path) -> int:
-    connection = database.resolve(root)
-    for key, value in connection.env.items():
+    warehouse = engines.resolve(root)
+    for key, value in warehouse.dbt_env().items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
 
 
-def load_demo(connection: database.Connection, spec: demo_data.DemoSpec) -> dict[str, int]:
-    conn = connection.connect()
-    try:
-        return demo_data.load_raw(
-            conn,
-            demo_data.generate_payments(spec),
-            demo_data.generate_calendar(spec.start, spec.as_of.date()),
-            schema=os.environ.get("RAW_SCHEMA", "raw"),
-        )
-    finally:
-        conn.close()
+def load_demo(where: engines.Warehouse | database.Connection,
+              spec: demo_data.DemoSpec) -> dict[str, int]:
+    return engines.as_warehouse(where).load_raw(
+        demo_data.generate_payments(spec),
+        demo_data.generate_calendar(spec.start, spec.as_of.date()),
+        schema=os.environ.get("RAW_SCHEMA", "raw"),
+    )
 
 
 def cmd_load_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
-    connection = database.resolve(root)
+    warehouse = engines.resolve(root)
     spec = demo_data.DemoSpec(n_users=args.users, seed=args.seed)
-    counts = load_demo(connection, spec)
-    console.print(f"loaded {counts} into raw on {connection.describe()}")
+    counts = load_demo(warehouse, spec)
+    console.print(f"loaded {counts} into raw on {warehouse.describe()}")
     return 0
 
 
@@ -94,10 +94,13 @@ WRITING_DBT_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
 
 
 def cmd_dbt(args: argparse.Namespace, console: Console, root: Path) -> int:
-    connection = database.resolve(root)
+    warehouse = engines.resolve(root)
     command = [_dbt_executable(), *args.dbt_args]
-    if not WRITING_DBT_COMMANDS.intersection(args.dbt_args[:1]):
-        return run_with_connection(command, connection, root)
+    writes = bool(WRITING_DBT_COMMANDS.intersection(args.dbt_args[:1]))
+    if not writes or not isinstance(warehouse, engines.PostgresWarehouse):
+        # DuckDB and a local Spark metastore let one process write at a time anyway.
+        return run_with_connection(command, warehouse, root)
+    connection = warehouse.connection
     schema = os.environ.get("DBT_SCHEMA", "analytics")
     key = f"rfm_segmentation:{connection.env.get('PGDATABASE', 'postgres')}.{schema}"
     with database.advisory_lock(
@@ -112,21 +115,26 @@ def cmd_exec(args: argparse.Namespace, console: Console, root: Path) -> int:
     if not command:
         console.print("[red]rfm exec: give a command after --[/]")
         return 2
-    connection = database.resolve(root)
+    warehouse = engines.resolve(root)
     if args.database:
-        connection = database.ensure_database(connection, args.database)
-    return run_with_connection(command, connection, root)
+        if not isinstance(warehouse, engines.PostgresWarehouse):
+            console.print("[red]rfm exec --database: PostgreSQL only[/]")
+            return 2
+        warehouse = engines.PostgresWarehouse(
+            database.ensure_database(warehouse.connection, args.database)
+        )
+    return run_with_connection(command, warehouse, root)
 
 
 def cmd_summary(args: argparse.Namespace, console: Console, root: Path) -> int:
-    connection = database.resolve(root)
+    warehouse = engines.resolve(root)
     schema = os.environ.get("DBT_SCHEMA", "analytics")
-    console.print(summary.render(summary.fetch(connection, schema)))
+    console.print(summary.render(summary.fetch(warehouse, schema)))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
-    connection = database.resolve(root)
+    connection = engines.resolve(root)  # the warehouse of DBT_TARGET
     console.rule("[bold]1/3 database")
     console.print(connection.describe())
     console.rule("[bold]2/3 demo data")

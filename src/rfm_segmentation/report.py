@@ -28,10 +28,9 @@ from matplotlib import colormaps
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
-from psycopg2 import sql
 from rich.console import Console
 
-from rfm_segmentation import database
+from rfm_segmentation import database, engines
 
 #: Display order of the segments of SPEC.md, best customers first. Segments a business user adds
 #: to the seed come after these, alphabetically.
@@ -161,51 +160,44 @@ def _transition_key(
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _fetch(connection: database.Connection, schema: str) -> _Marts:
+def _fetch(warehouse: engines.Warehouse, schema: str) -> _Marts:
     """Read the marts in one read-only, repeatable-read transaction (one consistent snapshot)."""
 
-    def table(name: str) -> sql.Identifier:
-        return sql.Identifier(schema, name)
+    def table(name: str) -> str:
+        return warehouse.quote(schema, name)
 
-    with database.cursor(connection) as cur:
-        cur.execute("set transaction isolation level repeatable read, read only")
+    with warehouse.cursor() as cur:
+        if warehouse.engine == "postgres":
+            cur.execute("set transaction isolation level repeatable read, read only")
         cur.execute(
-            sql.SQL("select recency_score, frequency_score, rfm_segment from {}").format(
-                table("rfm_segment_map")
-            )
+            f"select recency_score, frequency_score, rfm_segment from {table('rfm_segment_map')}"
         )
         segment_map = {(int(r), int(f)): str(s) for r, f, s in cur.fetchall()}
 
         cur.execute(
-            sql.SQL("select snapshot_period, rfm_segment, users from {}").format(
-                table("rfm_segment_summary")
-            )
+            "select snapshot_period, rfm_segment, users"
+            f" from {table('rfm_segment_summary')}"
         )
         mix = {(p, str(s)): int(n) for p, s, n in cur.fetchall()}
 
+        transitions_table = table("rfm_segment_transitions")
         cur.execute(
-            sql.SQL(
-                "select snapshot_period, from_segment, to_segment, users from {t}"
-                " where snapshot_period = (select max(snapshot_period) from {t})"
-            ).format(t=table("rfm_segment_transitions"))
+            f"select snapshot_period, from_segment, to_segment, users from {transitions_table}"
+            f" where snapshot_period = (select max(snapshot_period) from {transitions_table})"
         )
         rows = cur.fetchall()
         transitions_period = rows[0][0] if rows else None
         transitions = {(f, str(t)): int(n) for _, f, t, n in rows}
 
         cur.execute(
-            sql.SQL(
-                "select max(snapshot_period), max(snapshot_at), bool_and(is_period_closed)"
-                " from {}"
-            ).format(table("rfm_segments_current"))
+            "select max(snapshot_period), max(snapshot_at), bool_and(is_period_closed)"
+            f" from {table('rfm_segments_current')}"
         )
         latest_period, snapshot_at, is_period_closed = cur.fetchone()
 
         cur.execute(
-            sql.SQL(
-                "select recency_score, frequency_score, count(*) from {}"
-                " group by recency_score, frequency_score"
-            ).format(table("rfm_segments_current"))
+            "select recency_score, frequency_score, count(*)"
+            f" from {table('rfm_segments_current')} group by recency_score, frequency_score"
         )
         grid = dict.fromkeys(segment_map, 0)
         grid.update({(int(r), int(f)): int(n) for r, f, n in cur.fetchall()})
@@ -540,10 +532,11 @@ segment the seed rfm_segment_map gives it, and counts its users.</p>
 # --- entry points ----------------------------------------------------------------------------
 
 
-def build_report(connection: database.Connection, schema: str, out_dir: Path) -> ReportData:
+def build_report(where: engines.Warehouse | database.Connection, schema: str,
+                 out_dir: Path) -> ReportData:
     """Read the marts of ``schema``, write the three PNGs and ``report.html`` into ``out_dir``
     (created if missing) and return the numbers plotted with the files' paths."""
-    marts = _fetch(connection, schema)
+    marts = _fetch(engines.as_warehouse(where), schema)
     segments = ordered_segments(
         [*marts.segment_map.values(), *(s for _, s in marts.mix),
          *(s for pair in marts.transitions for s in pair)]
@@ -580,11 +573,11 @@ def build_report(connection: database.Connection, schema: str, out_dir: Path) ->
 
 
 def cmd_report(args: argparse.Namespace, console: Console, root: Path) -> int:
-    connection = database.resolve(root)
+    warehouse = engines.resolve(root)
     schema = args.schema or os.environ.get("DBT_SCHEMA") or "analytics"
     out_dir = Path(args.out) if args.out else root / ".local" / "report"
-    data = build_report(connection, schema, out_dir.resolve())
-    console.print(f"report of schema {schema} on {connection.describe()}")
+    data = build_report(warehouse, schema, out_dir.resolve())
+    console.print(f"report of schema {schema} on {warehouse.describe()}")
     for path in (data.html, data.segment_mix_png, data.transitions_png, data.rf_grid_png):
         console.print(f"  {path}")
     console.print(f"open {data.html.as_uri()} in a browser")

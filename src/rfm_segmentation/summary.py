@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from psycopg2 import sql
 from rich.console import Group
 from rich.table import Table
 
-from rfm_segmentation.database import Connection, cursor
+from rfm_segmentation import database, engines
 
 
 @dataclass(frozen=True)
@@ -34,37 +33,31 @@ class Summary:
     rejected: list[tuple[str, int]]
 
 
-def fetch(connection: Connection, schema: str) -> Summary:
+def fetch(where: engines.Warehouse | database.Connection, schema: str) -> Summary:
     """Read the summary from the tables dbt built in ``schema``."""
-    current = sql.Identifier(schema, "rfm_segments_current")
-    history = sql.Identifier(schema, "rfm_segments_history")
-    rejected = sql.Identifier(schema, "payments_rejected")
-    with cursor(connection) as cur:
+    warehouse = engines.as_warehouse(where)
+    current = warehouse.quote(schema, "rfm_segments_current")
+    history = warehouse.quote(schema, "rfm_segments_history")
+    rejected = warehouse.quote(schema, "payments_rejected")
+    with warehouse.cursor() as cur:
         cur.execute(
-            sql.SQL(
-                "select rfm_segment, count(*), count(*) * 1.0 / sum(count(*)) over (),"
-                " avg(recency_days), avg(frequency), avg(monetary)"
-                " from {} group by rfm_segment order by count(*) desc, rfm_segment"
-            ).format(current)
+            "select rfm_segment, count(*), count(*) * 1.0 / sum(count(*)) over (),"
+            " avg(recency_days), avg(frequency), avg(monetary)"
+            f" from {current} group by rfm_segment order by count(*) desc, rfm_segment"
         )
         segments = [
             SegmentCount(name, users, float(share), float(rec), float(freq), mon)
             for name, users, share, rec, freq, mon in cur.fetchall()
         ]
         cur.execute(
-            sql.SQL(
-                "select max(snapshot_period), max(snapshot_at), bool_and(is_period_closed) from {}"
-            ).format(current)
+            "select max(snapshot_period), max(snapshot_at), bool_and(is_period_closed)"
+            f" from {current}"
         )
         period, snapshot_at, closed = cur.fetchone()
-        cur.execute(
-            sql.SQL("select count(distinct snapshot_period), count(*) from {}").format(history)
-        )
+        cur.execute(f"select count(distinct snapshot_period), count(*) from {history}")
         periods, rows = cur.fetchone()
         cur.execute(
-            sql.SQL(
-                "select rejection_reason, count(*) from {} group by 1 order by 2 desc, 1"
-            ).format(rejected)
+            f"select rejection_reason, count(*) from {rejected} group by 1 order by 2 desc, 1"
         )
         reasons = list(cur.fetchall())
     return Summary(period, snapshot_at, closed, periods, rows, segments, reasons)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from rfm_segmentation import engines
 from test_dbt_project import (
     assert_marts_match,
     assert_same_rows,
@@ -136,7 +137,7 @@ def test_no_credentials_in_the_repository_or_in_dbt_logs(warehouse: Warehouse) -
         # Trust auth ignores the password, but dbt receives it like any other: a fake will do.
         secret = "s3cret-" + uuid.uuid4().hex
         user = warehouse.connection.env.get("PGUSER", "postgres")
-        warehouse.connection = warehouse.connection.with_user(user, secret)
+        warehouse.backend = engines.PostgresWarehouse(warehouse.connection.with_user(user, secret))
     else:
         secret = warehouse.connection.env.get("PGPASSWORD", "")
         if len(secret) < 4:

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from psycopg2 import sql
 
-from rfm_segmentation import database, demo_data
+from rfm_segmentation import database, demo_data, engines
 from test_dbt_project import (
     HISTORY_KEY,
     as_raw,
@@ -398,8 +398,8 @@ def run_case(server: database.Connection, workdir: Path, index: int, drawn: Draw
     """Build one case in a fresh database; (dbt seconds, failure message or None)."""
     case = drawn.case
     name = f"rfm_test_prop_{index:03d}"
-    warehouse = Warehouse(database.ensure_database(server, name, recreate=True), workdir / name,
-                          vars=case.dbt_vars())
+    backend = engines.PostgresWarehouse(database.ensure_database(server, name, recreate=True))
+    warehouse = Warehouse(backend, workdir / name, vars=case.dbt_vars())
     warehouse.workdir.mkdir(parents=True)
     warehouse.load(case.rows, case.calendar_rows())
     started = time.monotonic()

@@ -19,7 +19,7 @@ renamed as (
         trim(payment_id) as payment_id,
         trim(user_id) as user_id,
         cast(payment_date as {{ dbt.type_timestamp() }}) as payment_date,
-        payment_amount
+        cast(payment_amount as {{ rfm_type('money') }}) as payment_amount
     from source_payments
 ),
 

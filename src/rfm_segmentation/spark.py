@@ -1,0 +1,157 @@
+"""The local Spark engine: dbt-spark's ``session`` method on a Spark from the pyspark wheel.
+
+Everything lives in one folder (``RFM_SPARK_DIR``, default ``.local/spark``): the tables as
+parquet under ``warehouse/`` and the Hive metastore (embedded Derby) under ``metastore_db``.
+Embedded Derby admits one JVM at a time, so this module never holds a Spark session while dbt
+runs:
+- the raw tables are written as parquet files by DuckDB and registered in the metastore by a
+  short-lived Spark process (``python -m rfm_segmentation.spark register ...``);
+- the marts are read back from their parquet files with DuckDB (a reader only: every value was
+  computed by Spark).
+The same settings are in profiles.yml (target ``spark``); keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+from rfm_segmentation import demo_data, engines
+
+RAW_TABLES: Final = ("fact_payments", "dim_calendar")
+
+
+def spark_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    path = Path(environ.get("RFM_SPARK_DIR") or ".local/spark")
+    return path if path.is_absolute() else root / path
+
+
+def spark_conf(folder: Path) -> dict[str, str]:
+    """The session settings of profiles.yml's spark target, for a given folder."""
+    return {
+        "spark.sql.warehouse.dir": str(folder / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL":
+            f"jdbc:derby:;databaseName={folder / 'metastore_db'};create=true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+    }
+
+
+class SparkWarehouse(engines.Warehouse):
+    engine = "spark"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder.resolve()
+
+    def describe(self) -> str:
+        return f"local Spark (session): {self.folder}"
+
+    def dbt_env(self) -> dict[str, str]:
+        return {"DBT_TARGET": self.engine, "RFM_SPARK_DIR": str(self.folder), "TZ": "UTC"}
+
+    def quote(self, *parts: str) -> str:
+        return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+    @contextmanager
+    def cursor(self) -> Iterator[Any]:
+        """DuckDB, in memory, with a view per table Spark wrote (schema.table)."""
+        import duckdb
+
+        conn = duckdb.connect()
+        try:
+            for schema_dir in sorted((self.folder / "warehouse").glob("*.db")):
+                schema = schema_dir.name.removesuffix(".db")
+                conn.execute(f"create schema if not exists {self.quote(schema)}")
+                for table_dir in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
+                    files = list(table_dir.rglob("*.parquet"))
+                    if not files:
+                        continue
+                    partitioned = any(p.is_dir() and "=" in p.name for p in table_dir.iterdir())
+                    conn.execute(
+                        f"create view {self.quote(schema, table_dir.name)} as select * from"
+                        f" read_parquet('{table_dir}/**/*.parquet',"
+                        f" hive_partitioning = {str(partitioned).lower()})"
+                    )
+            yield conn
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Nothing to stop: no Spark session outlives a call."""
+
+    def _raw_dir(self, schema: str) -> Path:
+        return self.folder / "raw_files" / schema
+
+    def load_raw(self, payments: Iterable[demo_data.PaymentRow],
+                 calendar: Iterable[tuple[date, date]], schema: str = "raw") -> dict[str, int]:
+        staging = engines.DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+        counts = staging.load_raw(payments, calendar, schema)
+        self._export(staging, schema, RAW_TABLES)
+        self._register(schema)
+        return counts
+
+    def append_payments(self, payments: Iterable[demo_data.PaymentRow],
+                        schema: str = "raw") -> int:
+        staging = engines.DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+        count = staging.append_payments(payments, schema)
+        self._export(staging, schema, ("fact_payments",))
+        self._register(schema)
+        return count
+
+    def _export(self, staging: engines.DuckDBWarehouse, schema: str,
+                tables: Iterable[str]) -> None:
+        target = self._raw_dir(schema)
+        target.mkdir(parents=True, exist_ok=True)
+        with staging.cursor() as conn:
+            for table in tables:
+                conn.execute(
+                    f"copy {staging.quote(schema, table)} to '{target / table}.parquet'"
+                    " (format parquet)"
+                )
+
+    def _register(self, schema: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "rfm_segmentation.spark", "register", str(self.folder),
+             schema, str(self._raw_dir(schema))],
+            env={**os.environ, "TZ": "UTC"}, capture_output=True, text=True, check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"registering the raw tables in Spark failed:\n{done.stderr[-4000:]}"
+            )
+
+
+def register(folder: Path, schema: str, files: Path) -> None:
+    """(Re)create ``<schema>.<table>`` in the metastore over each ``<files>/<table>.parquet``."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in spark_conf(folder).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    try:
+        session.sql(f"create database if not exists `{schema}`")
+        for table in RAW_TABLES:
+            path = files / f"{table}.parquet"
+            if path.exists():
+                session.sql(f"drop table if exists `{schema}`.`{table}`")
+                session.sql(
+                    f"create table `{schema}`.`{table}` using parquet location '{path}'"
+                )
+    finally:
+        session.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "register":
+        register(Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4]))
+    else:
+        raise SystemExit("usage: python -m rfm_segmentation.spark register FOLDER SCHEMA FILES")
