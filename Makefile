@@ -36,8 +36,9 @@ test: setup lint  ## lint + every test on PostgreSQL + the reference comparisons
 	$(BIN)/python -m pytest
 
 SIZE ?= S
-bench: setup  ## benchmark (naive, ours full + incremental, floor, pandas): SIZE=S|M|L
-	$(BIN)/rfm bench --size $(SIZE)
+ENGINE ?= $(TARGET)
+bench: setup  ## benchmark (naive, ours full + incremental, floor, pandas): SIZE=S|M|L ENGINE=postgres|duckdb|spark
+	$(BIN)/rfm bench --size $(SIZE) --engine $(ENGINE)
 
 stop:  ## stop the embedded PostgreSQL
 	$(BIN)/rfm server stop

@@ -1,9 +1,11 @@
 """`rfm bench`: how fast is the history, next to the naive design, the floor and pandas.
 
-One run works in its own database (``rfm_bench`` by default, dropped and recreated) on the
-server ``database.resolve`` gives, and measures on the same data:
+On PostgreSQL (``--engine postgres``, the default unless DBT_TARGET says otherwise) one run
+works in its own database (``rfm_bench`` by default, dropped and recreated) on the server
+``database.resolve`` gives. On DuckDB it works in a fresh file, on Spark in a fresh warehouse
+folder, both under ``.local/bench/<engine>`` (never the demo's). It measures on the same data:
 
-1. generate demo data of a named size and shape (deterministic by seed) and COPY it into ``raw``,
+1. generate demo data of a named size and shape (deterministic by seed) and load it into ``raw``,
    every period but the last; the last period's payments are appended later;
 2. ``dbt build --full-refresh`` at the end of the previous period (the stored history);
 3. append the last period, then the scheduled ``dbt build`` (incremental) at its end;
@@ -15,8 +17,13 @@ server ``database.resolve`` gives, and measures on the same data:
    segment, and that the incremental run equals the full build; fails loudly otherwise;
 9. dbt's fixed cost per invocation, optionally EXPLAIN ANALYZE of the history's compiled SQL.
 
-The results are merged into ``benchmarks/results.json`` (one entry per size, shape and number of
-periods) and rendered to ``benchmarks/results.md``.
+naive.sql and floor.sql are written for PostgreSQL; ``render_sql`` turns them into DuckDB's or
+Spark's dialect (``_DIALECTS``). On Spark they run in a Spark process of their own, after dbt
+(embedded Derby admits one JVM), and every check reads Spark's parquet files with DuckDB.
+PostgreSQL-only figures (temp spilled, EXPLAIN, relation size) are None (n/a) elsewhere.
+
+The results are merged into ``benchmarks/results.json`` (one entry per engine, size, shape and
+number of periods) and rendered to ``benchmarks/results.md``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -52,7 +59,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from rfm_segmentation import database, demo_data
+from rfm_segmentation import database, demo_data, engines
 
 __all__ = [
     "SHAPES",
@@ -62,6 +69,7 @@ __all__ = [
     "Comparison",
     "DbtRun",
     "DbtRunner",
+    "compare_cursor",
     "compare_tables",
     "load_initial",
     "make_plan",
@@ -71,6 +79,7 @@ __all__ = [
     "register",
     "render_sql",
     "run_benchmark",
+    "run_key",
     "run_sql_step",
     "snapshot_periods",
     "store_segments",
@@ -207,7 +216,8 @@ class BenchOptions:
     database: str = "rfm_bench"
     naive_timeout_s: float = 900.0
     explain: bool = False
-    workdir: Path | None = None  # default: <root>/.local/bench
+    workdir: Path | None = None  # default: <root>/.local/bench/<database or engine>
+    engine: str = "postgres"  # postgres, duckdb or spark (engines.ENGINES)
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -243,45 +253,71 @@ def _split_rows(
 
 
 def load_initial(
-    connection: database.Connection,
+    connection: database.Connection | engines.Warehouse,
     plan: BenchPlan,
     progress: Progress | None = None,
 ) -> tuple[dict[str, int], list[demo_data.PaymentRow]]:
-    """Generate the plan's payments and COPY every row but the last period's into ``raw`` (the
-    calendar covers all periods). Returns the loaded counts and the rows of the last period."""
+    """Generate the plan's payments and load every row but the last period's into ``raw`` of a
+    PostgreSQL database or any engine's warehouse (the calendar covers all periods).
+    Returns the loaded counts and the rows of the last period."""
     later: list[demo_data.PaymentRow] = []
     task: TaskID | None = None
     if progress is not None:
-        task = progress.add_task("generate + COPY into raw", total=plan.periods)
+        task = progress.add_task("generate + load into raw", total=plan.periods)
 
     def on_period(done: int, seen: int) -> None:
         if progress is not None and task is not None:
             progress.update(task, completed=done,
-                            description=f"generate + COPY into raw ({seen:,} rows)")
+                            description=f"generate + load into raw ({seen:,} rows)")
 
     spec = plan.demo_spec()
     rows = _split_rows(demo_data.generate_payments(spec), plan, later, on_period)
-    with closing(connection.connect()) as conn:
-        counts = demo_data.load_raw(
-            conn, rows, demo_data.generate_calendar(plan.start, plan.as_of.date()),
-            schema=RAW_SCHEMA,
-        )
+    counts = engines.as_warehouse(connection).load_raw(
+        rows, demo_data.generate_calendar(plan.start, plan.as_of.date()), schema=RAW_SCHEMA
+    )
     return counts, later
 
 
-def append_later(connection: database.Connection, rows: Sequence[demo_data.PaymentRow]) -> int:
-    with closing(connection.connect()) as conn:
-        return demo_data.append_payments(conn, rows, schema=RAW_SCHEMA)
+def append_later(connection: database.Connection | engines.Warehouse,
+                 rows: Sequence[demo_data.PaymentRow]) -> int:
+    return engines.as_warehouse(connection).append_payments(rows, schema=RAW_SCHEMA)
 
 
 # --- SQL steps ---------------------------------------------------------------------------------
-def render_sql(path: Path, as_of: datetime, raw_schema: str = RAW_SCHEMA) -> str:
+_DIALECTS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "postgres": (),
+    # DuckDB compares text in byte order already (its default collation is binary).
+    "duckdb": (('user_id collate "C"', "user_id"),),
+    # Spark SQL: byte order by default too; no date - date in days, no ::, no text type.
+    "spark": (
+        ('user_id collate "C"', "user_id"),
+        ("cast(snapshot_at as date) - cast(max(payment_date) as date)",
+         "datediff(cast(snapshot_at as date), cast(max(payment_date) as date))"),
+        ("0.0::float8", "cast(0.0 as double)"),
+        ("cast(null as text)", "cast(null as string)"),
+    ),
+}
+"""The few spellings of naive.sql and floor.sql that differ by engine: (PostgreSQL text, the
+engine's). One SQL file per approach; render_sql applies these."""
+
+
+def render_sql(path: Path, as_of: datetime, raw_schema: str = RAW_SCHEMA,
+               engine: str = "postgres") -> str:
     """The statement in ``path`` with its psql variables :'rfm_as_of' and :"raw_schema"
-    substituted (as a quoted literal and a quoted identifier)."""
+    substituted (as a quoted literal and a quoted identifier), in the engine's dialect
+    (``_DIALECTS``; Spark quotes identifiers with backticks)."""
+    if engine not in _DIALECTS:
+        raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(_DIALECTS)}")
     text = path.read_text()
     literal = "'" + as_of.isoformat(sep=" ").replace("'", "''") + "'"
-    identifier = '"' + raw_schema.replace('"', '""') + '"'
-    return text.replace(":'rfm_as_of'", literal).replace(':"raw_schema"', identifier)
+    if engine == "spark":
+        identifier = "`" + raw_schema.replace("`", "``") + "`"
+    else:
+        identifier = '"' + raw_schema.replace('"', '""') + '"'
+    text = text.replace(":'rfm_as_of'", literal).replace(':"raw_schema"', identifier)
+    for postgres_text, engine_text in _DIALECTS[engine]:
+        text = text.replace(postgres_text, engine_text)
+    return text
 
 
 def _qualified(name: str) -> sql.Identifier:
@@ -441,12 +477,14 @@ the harness (which holds the data) would report the harness's peak instead of it
 
 
 class DbtRunner:
-    """Runs dbt from the project root against one database, as a scheduler would: the PG*
-    variables of the connection, its own target and log folders."""
+    """Runs dbt from the project root against one database, as a scheduler would: the
+    warehouse's environment (DBT_TARGET and the PG* variables, the DuckDB file or the Spark
+    folder), its own target and log folders."""
 
-    def __init__(self, root: Path, connection: database.Connection, workdir: Path) -> None:
+    def __init__(self, root: Path, connection: database.Connection | engines.Warehouse,
+                 workdir: Path) -> None:
         self.root = root
-        self.connection = connection
+        self.warehouse = engines.as_warehouse(connection)
         self.workdir = workdir
         self.target = workdir / "target"
         self.logs = workdir / "logs"
@@ -455,9 +493,10 @@ class DbtRunner:
         self._count = 0
 
     def env(self) -> dict[str, str]:
-        drop = {*database.LIBPQ_VARIABLES, "DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_SCHEMA"}
+        drop = {*database.LIBPQ_VARIABLES, "DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_SCHEMA",
+                "DBT_TARGET", "RFM_DUCKDB_PATH", "RFM_SPARK_DIR"}
         env = {k: v for k, v in os.environ.items() if k not in drop}
-        env.update(self.connection.env)
+        env.update(self.warehouse.dbt_env())
         env.update({
             "DBT_TARGET_PATH": str(self.target),
             "DBT_LOG_PATH": str(self.logs),
@@ -723,7 +762,9 @@ def explain_analyze(connection: database.Connection, compiled_sql: str,
 
 
 # --- machine -----------------------------------------------------------------------------------
-def machine_facts(connection: database.Connection) -> dict[str, Any]:
+def machine_facts(connection: database.Connection | None = None) -> dict[str, Any]:
+    """The machine and the versions measured; the PostgreSQL settings when ``connection`` is
+    given (runs on other engines leave the stored ones as they are)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -741,11 +782,12 @@ def machine_facts(connection: database.Connection) -> dict[str, Any]:
         pass
     settings = ("server_version", "work_mem", "shared_buffers", "maintenance_work_mem",
                 "max_parallel_workers_per_gather", "jit", "effective_cache_size")
-    with database.cursor(connection) as cur:
-        pg = {}
-        for name in settings:
-            cur.execute("select current_setting(%s)", (name,))
-            pg[name] = cur.fetchone()[0]
+    pg: dict[str, Any] = {}
+    if connection is not None:
+        with database.cursor(connection) as cur:
+            for name in settings:
+                cur.execute("select current_setting(%s)", (name,))
+                pg[name] = cur.fetchone()[0]
 
     def version(package: str) -> str:
         try:
@@ -753,19 +795,423 @@ def machine_facts(connection: database.Connection) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return "-"
 
-    return {
+    facts: dict[str, Any] = {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "ram_gb": ram_gb,
         "os": platform.platform(),
         "python": platform.python_version(),
-        "postgresql": pg,
-        "server": "embedded" if connection.embedded else "PG* variables",
         "dbt_core": version("dbt-core"),
         "dbt_postgres": version("dbt-postgres"),
+        "duckdb": version("duckdb"),
+        "dbt_duckdb": version("dbt-duckdb"),
+        "pyspark": version("pyspark"),
+        "dbt_spark": version("dbt-spark"),
         "pandas": version("pandas"),
-        "dbt_threads": os.environ.get("DBT_THREADS", "4"),
     }
+    if connection is not None:
+        facts.update({
+            "postgresql": pg,
+            "server": "embedded" if connection.embedded else "PG* variables",
+            "dbt_threads": dbt_threads("postgres"),
+        })
+    return facts
+
+
+# --- engines -----------------------------------------------------------------------------------
+ENGINE_LABELS: Final[dict[str, str]] = {"postgres": "PostgreSQL", "duckdb": "DuckDB",
+                                         "spark": "Spark"}
+SPARK_MAX_SIZE: Final = "S"
+"""The largest size `rfm bench --engine spark` runs without --force (a local Spark on 2 cores)."""
+
+_DEFAULT_THREADS: Final[dict[str, str]] = {"postgres": "4", "duckdb": "1", "spark": "1"}
+
+
+def dbt_threads(engine: str) -> str:
+    """dbt's threads on an engine, as profiles.yml sets them."""
+    if engine == "spark":
+        return "1"
+    return os.environ.get("DBT_THREADS") or _DEFAULT_THREADS[engine]
+
+
+def _quoted(name: str) -> str:
+    """schema.table as a double-quoted identifier (PostgreSQL and DuckDB)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def compare_cursor(cur: Any, left: str, right: str,
+                   columns: Sequence[str] = ("rfm_segment",)) -> Comparison:
+    """compare_tables on a DuckDB connection (the DuckDB warehouse, or the reader of the Spark
+    warehouse's parquet files). The keys are cast to date and text on both sides, so that a
+    period read back from a partition folder's name compares as a date."""
+    def keyed(name: str) -> str:
+        return (f"(select * replace (cast(snapshot_period as date) as snapshot_period, "
+                f"cast(user_id as varchar) as user_id) from {_quoted(name)})")
+
+    differs = " or ".join(f'l."{c}" is distinct from r."{c}"' for c in columns)
+    joined = (f"from {keyed(left)} as l full join {keyed(right)} as r "
+              "using (snapshot_period, user_id)")
+    cur.execute(
+        "select count(l.user_id), count(r.user_id), "
+        "count(*) filter (where r.user_id is null), count(*) filter (where l.user_id is null), "
+        f"count(*) filter (where l.user_id is not null and r.user_id is not null and ({differs})) "
+        f"{joined}"
+    )
+    row = cur.fetchone()
+    sample_columns = ", ".join(f'l."{c}", r."{c}"' for c in columns)
+    cur.execute(
+        f"select snapshot_period, user_id, l.user_id is not null, r.user_id is not null, "
+        f"{sample_columns} {joined} where l.user_id is null or r.user_id is null or ({differs}) "
+        "order by 1, 2 limit 5"
+    )
+    examples = [repr(r) for r in cur.fetchall()]
+    return Comparison(left, right, list(columns), *(int(v) for v in row), examples=examples)
+
+
+def _raw_frame_from_cursor(cur: Any, raw_schema: str = RAW_SCHEMA) -> Any:
+    """The raw payments as read_raw_payments gives them (ids as text, NULL as '', payment_date
+    as datetime64, amount as float64), from a DuckDB connection."""
+    import pandas as pd
+
+    frame = cur.execute(
+        "select payment_id, user_id, payment_date, cast(payment_amount as double) as "
+        f"payment_amount from {_quoted(raw_schema + '.fact_payments')}"
+    ).df()
+    for column in ("payment_id", "user_id"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), "")
+    frame["payment_date"] = pd.to_datetime(frame["payment_date"])
+    frame["payment_amount"] = frame["payment_amount"].astype("float64")
+    return frame
+
+
+def _calendar_from_cursor(cur: Any, raw_schema: str = RAW_SCHEMA) -> list[date]:
+    cur.execute(f"select distinct date_day from {_quoted(raw_schema + '.dim_calendar')} "
+                "where date_day is not null")
+    return [row[0] for row in cur.fetchall()]
+
+
+class _EngineBench:
+    """What run_benchmark needs of one engine: a fresh warehouse, loading, the SQL steps, the
+    pandas input and output, the checks. PostgreSQL-only figures are None (reported as n/a)."""
+
+    engine: str
+    warehouse: engines.Warehouse
+    workdir: Path
+
+    def prepare(self) -> None:
+        """A fresh, empty warehouse with a ``bench`` schema."""
+
+    def before_step(self) -> Any:
+        """Called before a timed step; returns what after_step needs."""
+        return None
+
+    def after_step(self, token: Any) -> tuple[int | None, int | None]:
+        """(temp bytes, temp files) the step spilled: PostgreSQL only."""
+        return None, None
+
+    def run_sql(self, statement: str, table: str, timeout_s: float | None) -> SqlStep:
+        raise NotImplementedError
+
+    def snapshot_incremental(self) -> None:
+        """Keep a copy of the history as the incremental run left it (bench.incremental_history)."""
+        raise NotImplementedError
+
+    def raw_payments(self) -> tuple[Any, list[date]]:
+        raise NotImplementedError
+
+    def store_pandas(self, frame: Any) -> None:
+        raise NotImplementedError
+
+    def compare(self, pairs: Mapping[str, tuple[str, str, Sequence[str]] | None]
+                ) -> dict[str, Comparison | None]:
+        raise NotImplementedError
+
+    def scalar(self, statement: str) -> Any:
+        raise NotImplementedError
+
+    def history_mb(self) -> float | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class _PostgresBench(_EngineBench):
+    engine = "postgres"
+
+    def __init__(self, root: Path, options: BenchOptions,
+                 connection: database.Connection | None) -> None:
+        server = connection or database.resolve(root)
+        self.conn = database.ensure_database(server, options.database, recreate=True)
+        self.warehouse = engines.PostgresWarehouse(self.conn)
+        self.workdir = options.workdir or root / ".local" / "bench" / options.database
+        self.stats = TempStats(self.conn)
+
+    def prepare(self) -> None:
+        with database.cursor(self.conn) as cur:
+            cur.execute(sql.SQL("create schema if not exists {}").format(
+                sql.Identifier(BENCH_SCHEMA)))
+
+    def before_step(self) -> Any:
+        _checkpoint(self.conn)
+        return self.stats.read()
+
+    def after_step(self, token: Any) -> tuple[int | None, int | None]:
+        return self.stats.settle(token)
+
+    def run_sql(self, statement: str, table: str, timeout_s: float | None) -> SqlStep:
+        return run_sql_step(self.conn, statement, create_table=table, timeout_s=timeout_s)
+
+    def snapshot_incremental(self) -> None:
+        with database.cursor(self.conn) as cur:
+            cur.execute(sql.SQL("drop table if exists {t}; create table {t} as select * from {h}")
+                        .format(t=_qualified(f"{BENCH_SCHEMA}.incremental_history"),
+                                h=_qualified(HISTORY_TABLE)))
+
+    def raw_payments(self) -> tuple[Any, list[date]]:
+        return read_raw_payments(self.conn), calendar_days(self.conn)
+
+    def store_pandas(self, frame: Any) -> None:
+        store_segments(self.conn, frame, f"{BENCH_SCHEMA}.pandas_segments")
+
+    def compare(self, pairs: Mapping[str, tuple[str, str, Sequence[str]] | None]
+                ) -> dict[str, Comparison | None]:
+        return {name: None if pair is None else compare_tables(self.conn, *pair)
+                for name, pair in pairs.items()}
+
+    def scalar(self, statement: str) -> Any:
+        return _scalar(self.conn, statement)
+
+    def history_mb(self) -> float | None:
+        return round(_scalar(self.conn, sql.SQL("select pg_total_relation_size({})").format(
+            sql.Literal(HISTORY_TABLE))) / 2**20, 1)
+
+    def close(self) -> None:
+        self.stats.close()
+
+
+class _DuckDBBench(_EngineBench):
+    """A fresh DuckDB file (``warehouse.duckdb`` in the work folder), never the demo's. (Not
+    ``bench.duckdb``: its catalog would clash with the ``bench`` schema.)"""
+
+    engine = "duckdb"
+
+    def __init__(self, root: Path, options: BenchOptions) -> None:
+        self.workdir = options.workdir or root / ".local" / "bench" / "duckdb"
+        self.path = self.workdir / "warehouse.duckdb"
+        self.warehouse = engines.DuckDBWarehouse(self.path)
+
+    def prepare(self) -> None:
+        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+            path.unlink(missing_ok=True)
+        with self.warehouse.cursor() as cur:
+            cur.execute(f"create schema {_quoted(BENCH_SCHEMA)}")
+
+    def run_sql(self, statement: str, table: str, timeout_s: float | None) -> SqlStep:
+        import threading
+
+        import duckdb
+
+        with self.warehouse.cursor() as cur:
+            statement = f"create or replace table {_quoted(table)} as\n" + statement
+            timer = threading.Timer(timeout_s, cur.interrupt) if timeout_s else None
+            started = time.perf_counter()
+            capped, rows = False, None
+            if timer is not None:
+                timer.start()
+            try:
+                rows = int(cur.execute(statement).fetchone()[0])
+            except duckdb.InterruptException:
+                capped = True
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            wall = time.perf_counter() - started
+        return SqlStep(wall_s=wall, capped=capped, rows=rows)
+
+    def snapshot_incremental(self) -> None:
+        with self.warehouse.cursor() as cur:
+            cur.execute(f"create or replace table {_quoted(BENCH_SCHEMA + '.incremental_history')}"
+                        f" as select * from {_quoted(HISTORY_TABLE)}")
+
+    def raw_payments(self) -> tuple[Any, list[date]]:
+        with self.warehouse.cursor() as cur:
+            return _raw_frame_from_cursor(cur), _calendar_from_cursor(cur)
+
+    def store_pandas(self, frame: Any) -> None:
+        with self.warehouse.cursor() as cur:
+            _store_frame(cur, frame, f"{BENCH_SCHEMA}.pandas_segments")
+
+    def compare(self, pairs: Mapping[str, tuple[str, str, Sequence[str]] | None]
+                ) -> dict[str, Comparison | None]:
+        with self.warehouse.cursor() as cur:
+            return {name: None if pair is None else compare_cursor(cur, *pair)
+                    for name, pair in pairs.items()}
+
+    def scalar(self, statement: str) -> Any:
+        with self.warehouse.cursor() as cur:
+            return cur.execute(statement).fetchone()[0]
+
+
+def _store_frame(cur: Any, frame: Any, table: str) -> None:
+    """(snapshot_period, user_id, rfm_segment) of a DataFrame as a new DuckDB table."""
+    part = frame[["snapshot_period", "user_id", "rfm_segment"]]
+    cur.register("rfm_bench_frame", part)
+    try:
+        cur.execute(f"create or replace table {_quoted(table)} as select "
+                    "cast(snapshot_period as date) as snapshot_period, "
+                    "cast(user_id as varchar) as user_id, "
+                    "cast(rfm_segment as varchar) as rfm_segment from rfm_bench_frame")
+    finally:
+        cur.unregister("rfm_bench_frame")
+
+
+class _SparkBench(_EngineBench):
+    """A fresh Spark warehouse folder (``lake`` in the work folder). dbt runs Spark; the naive
+    and floor statements run in a short-lived Spark process of their own (`python -m
+    rfm_segmentation.bench spark-sql`), never while dbt runs (embedded Derby admits one JVM);
+    everything is read back with DuckDB from the parquet files Spark wrote."""
+
+    engine = "spark"
+
+    def __init__(self, root: Path, options: BenchOptions) -> None:
+        from rfm_segmentation import spark
+
+        self.workdir = options.workdir or root / ".local" / "bench" / "spark"
+        self.folder = self.workdir / "lake"
+        self.warehouse = spark.SparkWarehouse(self.folder)
+        self.staging = engines.DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+        self.extra = self.workdir / "read-back"
+
+    def prepare(self) -> None:
+        import shutil
+
+        for folder in (self.folder, self.extra):
+            shutil.rmtree(folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self.extra.mkdir(parents=True)
+
+    @contextmanager
+    def reader(self) -> Iterator[Any]:
+        """The DuckDB reader of Spark's tables, plus bench.incremental_history and
+        bench.pandas_segments (parquet files of the work folder)."""
+        with self.warehouse.cursor() as cur:
+            cur.execute(f"create schema if not exists {_quoted(BENCH_SCHEMA)}")
+            for path in sorted(self.extra.glob("*.parquet")):
+                cur.execute(f"create or replace view {_quoted(BENCH_SCHEMA + '.' + path.stem)} "
+                            f"as select * from read_parquet('{path}')")
+            yield cur
+
+    def run_sql(self, statement: str, table: str, timeout_s: float | None) -> SqlStep:
+        schema, name = table.split(".")
+        sql_path = self.workdir / f"{name}.spark.sql"
+        out_path = self.workdir / f"{name}.spark.json"
+        sql_path.write_text(statement)
+        out_path.unlink(missing_ok=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "rfm_segmentation.bench", "spark-sql", str(self.folder),
+             schema, name, str(sql_path), str(out_path), str(timeout_s or 0)],
+            env={**os.environ, "TZ": "UTC"}, cwd=self.workdir,  # derby.log goes to the cwd
+            capture_output=True, text=True, check=False,
+        )
+        if done.returncode != 0 or not out_path.is_file():
+            raise BenchError(f"Spark SQL {table} failed (exit {done.returncode}):\n"
+                             f"{done.stderr[-4000:]}")
+        measured = json.loads(out_path.read_text())
+        step = SqlStep(wall_s=float(measured["wall_s"]), capped=bool(measured["capped"]))
+        if not step.capped:
+            with self.reader() as cur:
+                step.rows = int(cur.execute(f"select count(*) from {_quoted(table)}").fetchone()[0])
+        return step
+
+    def snapshot_incremental(self) -> None:
+        target = self.extra / "incremental_history.parquet"
+        with self.warehouse.cursor() as cur:
+            cur.execute(f"copy (select * from {_quoted(HISTORY_TABLE)}) to '{target}' "
+                        "(format parquet)")
+
+    def raw_payments(self) -> tuple[Any, list[date]]:
+        # The very rows Spark reads: the parquet files were exported from this DuckDB file.
+        with self.staging.cursor() as cur:
+            return _raw_frame_from_cursor(cur), _calendar_from_cursor(cur)
+
+    def store_pandas(self, frame: Any) -> None:
+        import duckdb
+
+        with closing(duckdb.connect()) as cur:
+            _store_frame(cur, frame, "pandas_segments")
+            cur.execute(f"copy pandas_segments to '{self.extra / 'pandas_segments.parquet'}' "
+                        "(format parquet)")
+
+    def compare(self, pairs: Mapping[str, tuple[str, str, Sequence[str]] | None]
+                ) -> dict[str, Comparison | None]:
+        with self.reader() as cur:
+            return {name: None if pair is None else compare_cursor(cur, *pair)
+                    for name, pair in pairs.items()}
+
+    def scalar(self, statement: str) -> Any:
+        with self.reader() as cur:
+            return cur.execute(statement).fetchone()[0]
+
+    def history_mb(self) -> float | None:
+        folder = self.folder / "warehouse" / f"{DBT_SCHEMA}.db" / HISTORY_MODEL
+        files = list(folder.rglob("*.parquet"))
+        return round(sum(f.stat().st_size for f in files) / 2**20, 1) if files else None
+
+
+def _engine_bench(root: Path, options: BenchOptions,
+                  connection: database.Connection | None) -> _EngineBench:
+    if options.engine == "postgres":
+        return _PostgresBench(root, options, connection)
+    if options.engine == "duckdb":
+        return _DuckDBBench(root, options)
+    if options.engine == "spark":
+        return _SparkBench(root, options)
+    raise ValueError(f"unknown engine {options.engine!r}: expected one of "
+                     f"{', '.join(engines.ENGINES)}")
+
+
+def spark_sql_main(folder: Path, schema: str, table: str, sql_path: Path, out_path: Path,
+                   timeout_s: float) -> None:
+    """In a Spark process of its own: ``create table <schema>.<table> using parquet as`` the
+    statement of ``sql_path``, timed from after the session started; writes
+    {wall_s, capped, session_start_s} to ``out_path``. Cancelled after ``timeout_s`` (0: never)."""
+    import threading
+
+    from pyspark.sql import SparkSession
+
+    from rfm_segmentation import spark
+
+    started = time.perf_counter()
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in spark.spark_conf(folder).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    try:
+        session.sql(f"create database if not exists `{schema}`")
+        session.sql(f"drop table if exists `{schema}`.`{table}`")
+        session_start = time.perf_counter() - started
+        timer = (threading.Timer(timeout_s, session.sparkContext.cancelAllJobs)
+                 if timeout_s > 0 else None)
+        capped = False
+        started = time.perf_counter()
+        if timer is not None:
+            timer.start()
+        try:
+            session.sql(f"create table `{schema}`.`{table}` using parquet as\n"
+                        + sql_path.read_text())
+        except Exception:
+            if timer is None or timer.is_alive():
+                raise
+            capped = True
+        finally:
+            if timer is not None:
+                timer.cancel()
+        wall = time.perf_counter() - started
+    finally:
+        session.stop()
+    out_path.write_text(json.dumps({"wall_s": wall, "capped": capped,
+                                    "session_start_s": session_start}))
 
 
 # --- one run -----------------------------------------------------------------------------------
@@ -826,38 +1272,37 @@ def run_benchmark(
     progress: Progress | None = None,
     connection: database.Connection | None = None,
 ) -> dict[str, Any]:
-    """Measure one plan end to end (see the module docstring) and return its results entry.
+    """Measure one plan end to end (see the module docstring) on ``options.engine`` and return
+    its results entry.
 
     Raises BenchError when dbt fails. Disagreeing segments do not raise here: they are in
     ``result["checks"]`` (``all_ok`` false), so that the caller can record them first.
     """
     options = options or BenchOptions()
-    server = connection or database.resolve(root)
-    conn = database.ensure_database(server, options.database, recreate=True)
-    workdir = options.workdir or root / ".local" / "bench" / options.database
+    if options.explain and options.engine != "postgres":
+        raise BenchError("--explain is PostgreSQL-only")
+    bench = _engine_bench(root, options, connection)
+    engine = bench.engine
+    workdir = bench.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    runner = DbtRunner(root, conn, workdir)
-    stats = TempStats(conn)
+    runner = DbtRunner(root, bench.warehouse, workdir)
     steps = _Steps(progress)
     bench_dir = root / "benchmarks"
     previous_vars, final_vars = _vars(plan.previous_as_of), _vars(plan.as_of)
     load_before = os.getloadavg()[0]
     try:
-        with database.cursor(conn) as cur:
-            cur.execute(sql.SQL("create schema if not exists {}").format(
-                sql.Identifier(BENCH_SCHEMA)))
+        bench.prepare()
 
         # 1. data
         started = time.perf_counter()
-        counts, later_rows = load_initial(conn, plan, progress)
+        counts, later_rows = load_initial(bench.warehouse, plan, progress)
         load_s = time.perf_counter() - started
 
         def timed_dbt(args: list[str], dbt_vars: dict[str, str], label: str) -> DbtRun:
             task = steps.start(f"dbt {' '.join(args)} {dbt_vars['rfm_as_of']}")
-            _checkpoint(conn)
-            before = stats.read()
+            token = bench.before_step()
             run = runner.run(args, dbt_vars, label=label)
-            run.temp_bytes, run.temp_files = stats.settle(before)
+            run.temp_bytes, run.temp_files = bench.after_step(token)
             steps.done(task, f"{run.wall_s:.1f}s")
             return run
 
@@ -868,20 +1313,17 @@ def run_benchmark(
         full_previous = timed_dbt(["build", "--full-refresh"], previous_vars, "full-previous")
 
         # 3. one new period arrives; the scheduled run
-        appended = append_later(conn, later_rows)
+        appended = append_later(bench.warehouse, later_rows)
         runner.run(["parse"], final_vars, label="parse-warm-up")  # as a scheduler: partial parse
         incremental = timed_dbt(["build"], final_vars, "incremental")
         incremental_sql = runner.compiled_path().read_text()
         explains: dict[str, Any] = {}
-        if options.explain:
+        if options.explain and isinstance(bench, _PostgresBench):
             task = steps.start("EXPLAIN ANALYZE incremental history")
-            plan_text, explains["incremental"] = explain_analyze(conn, incremental_sql)
+            plan_text, explains["incremental"] = explain_analyze(bench.conn, incremental_sql)
             _write_profile(bench_dir, plan, "incremental", plan_text, explains["incremental"])
             steps.done(task)
-        with database.cursor(conn) as cur:
-            cur.execute(sql.SQL("drop table if exists {t}; create table {t} as select * from {h}")
-                        .format(t=_qualified(f"{BENCH_SCHEMA}.incremental_history"),
-                                h=_qualified(HISTORY_TABLE)))
+        bench.snapshot_incremental()
 
         # 4. our full build at the same instant
         full = timed_dbt(["build", "--full-refresh"], final_vars, "full")
@@ -891,11 +1333,10 @@ def run_benchmark(
         def timed_sql(name: str, table: str, timeout_s: float | None = None) -> SqlStep:
             cap = f" (capped at {timeout_s:.0f}s)" if timeout_s else ""
             task = steps.start(f"{name}.sql{cap}")
-            statement = render_sql(bench_dir / f"{name}.sql", plan.as_of)
-            _checkpoint(conn)
-            before = stats.read()
-            step = run_sql_step(conn, statement, create_table=table, timeout_s=timeout_s)
-            step.temp_bytes, step.temp_files = stats.settle(before)
+            statement = render_sql(bench_dir / f"{name}.sql", plan.as_of, engine=engine)
+            token = bench.before_step()
+            step = bench.run_sql(statement, table, timeout_s)
+            step.temp_bytes, step.temp_files = bench.after_step(token)  # type: ignore[assignment]
             steps.done(task, f"{step.wall_s:.1f}s" + (" CAPPED" if step.capped else ""))
             return step
 
@@ -905,8 +1346,8 @@ def run_benchmark(
         # 7. pandas
         task = steps.start("pandas: read raw (not timed), clean + per-period groupby (timed)")
         started = time.perf_counter()
-        raw_frame = read_raw_payments(conn)
-        periods = snapshot_periods(calendar_days(conn), plan.as_of)
+        raw_frame, days = bench.raw_payments()
+        periods = snapshot_periods(days, plan.as_of)
         read_s = time.perf_counter() - started
         started = time.perf_counter()
         clean = pandas_clean(raw_frame, plan.as_of)
@@ -914,20 +1355,20 @@ def run_benchmark(
         started = time.perf_counter()
         segments = pandas_segments(clean, periods)
         groupby_s = time.perf_counter() - started
-        store_segments(conn, segments, f"{BENCH_SCHEMA}.pandas_segments")
+        bench.store_pandas(segments)
         del raw_frame, clean, segments
         steps.done(task, f"{clean_s + groupby_s:.1f}s")
 
         # 8. checks
         task = steps.start("compare segments")
-        comparisons = {
-            "naive_vs_ours": None if naive.capped else compare_tables(
-                conn, f"{BENCH_SCHEMA}.naive_history", HISTORY_TABLE),
-            "pandas_vs_ours": compare_tables(conn, f"{BENCH_SCHEMA}.pandas_segments",
-                                             HISTORY_TABLE),
-            "incremental_vs_full": compare_tables(
-                conn, f"{BENCH_SCHEMA}.incremental_history", HISTORY_TABLE, HISTORY_COLUMNS),
-        }
+        comparisons = bench.compare({
+            "naive_vs_ours": None if naive.capped else (
+                f"{BENCH_SCHEMA}.naive_history", HISTORY_TABLE, ("rfm_segment",)),
+            "pandas_vs_ours": (f"{BENCH_SCHEMA}.pandas_segments", HISTORY_TABLE,
+                               ("rfm_segment",)),
+            "incremental_vs_full": (f"{BENCH_SCHEMA}.incremental_history", HISTORY_TABLE,
+                                    HISTORY_COLUMNS),
+        })
         checks = {
             name: (None if c is None else {**asdict(c), "ok": c.ok, "summary": c.describe()})
             for name, c in comparisons.items()
@@ -942,16 +1383,17 @@ def run_benchmark(
                                    label="build-nothing")
         steps.done(task, f"{build_nothing.wall_s:.1f}s")
 
-        if options.explain:
+        if options.explain and isinstance(bench, _PostgresBench):
             task = steps.start("EXPLAIN ANALYZE full-refresh history")
-            plan_text, explains["full"] = explain_analyze(conn, full_sql)
+            plan_text, explains["full"] = explain_analyze(bench.conn, full_sql)
             _write_profile(bench_dir, plan, "full", plan_text, explains["full"])
             steps.done(task)
 
-        history_rows = _scalar(conn, sql.SQL("select count(*) from {}").format(
-            _qualified(HISTORY_TABLE)))
+        history = _quoted(HISTORY_TABLE)
+        history_rows = bench.scalar(f"select count(*) from {history}")
         result: dict[str, Any] = {
-            "key": plan.key,
+            "key": run_key(plan, engine),
+            "engine": engine,
             "size": plan.size,
             "shape": plan.shape,
             "periods": plan.periods,
@@ -963,21 +1405,20 @@ def run_benchmark(
             "git": _git_state(root),
             "load_average_1min": {"start": round(load_before, 2),
                                   "end": round(os.getloadavg()[0], 2)},
+            "dbt_threads": dbt_threads(engine),
             "data": {
                 "raw_payments": counts["fact_payments"] + appended,
                 "raw_payments_first_load": counts["fact_payments"],
                 "raw_payments_appended": appended,
-                "clean_payments": _scalar(conn, sql.SQL(
-                    "select count(*) from {} where rejection_reason is null").format(
-                        _qualified(f"{DBT_SCHEMA}.stg_billing__payments"))),
+                "clean_payments": bench.scalar(
+                    "select count(*) from "
+                    f"{_quoted(DBT_SCHEMA + '.stg_billing__payments')} "
+                    "where rejection_reason is null"),
                 "history_rows": history_rows,
-                "history_users_last_period": _scalar(conn, sql.SQL(
-                    "select count(*) from {} where snapshot_period = "
-                    "(select max(snapshot_period) from {})").format(
-                        _qualified(HISTORY_TABLE), _qualified(HISTORY_TABLE))),
-                "history_mb": round(_scalar(conn, sql.SQL(
-                    "select pg_total_relation_size({})").format(
-                        sql.Literal(HISTORY_TABLE))) / 2**20, 1),
+                "history_users_last_period": bench.scalar(
+                    f"select count(*) from {history} where snapshot_period = "
+                    f"(select max(snapshot_period) from {history})"),
+                "history_mb": bench.history_mb(),
                 "floor_rows": floor.rows,
                 "load_s": round(load_s, 1),
             },
@@ -1005,7 +1446,13 @@ def run_benchmark(
         result["ratios"] = _ratios(result)
         return result
     finally:
-        stats.close()
+        bench.close()
+
+
+def run_key(plan: BenchPlan, engine: str = "postgres") -> str:
+    """The key of a run in results.json: the plan's key, suffixed by the engine unless it is
+    PostgreSQL (the runs measured before there were engines keep their keys)."""
+    return plan.key if engine == "postgres" else f"{plan.key}-{engine}"
 
 
 def _git_state(root: Path) -> dict[str, Any]:
@@ -1053,14 +1500,22 @@ def _ratios(result: Mapping[str, Any]) -> dict[str, float | None]:
 _SIZE_ORDER: Final = {name: i for i, name in enumerate(SIZES)}
 
 
-def _run_order(run: Mapping[str, Any]) -> tuple[int, int, int]:
-    return (_SIZE_ORDER.get(run["size"], 9), SHAPES.index(run["shape"]), run["periods"])
+def _engine(run: Mapping[str, Any]) -> str:
+    """The run's engine (the runs measured before there were engines are PostgreSQL's)."""
+    return str(run.get("engine") or "postgres")
+
+
+def _run_order(run: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    engine = _engine(run)
+    return (_SIZE_ORDER.get(run["size"], 9), SHAPES.index(run["shape"]),
+            engines.ENGINES.index(engine) if engine in engines.ENGINES else 9, run["periods"])
 
 
 def write_results(out_dir: Path, run: Mapping[str, Any], machine: Mapping[str, Any]
                   ) -> tuple[Path, Path]:
-    """Merge ``run`` into ``results.json`` (keyed by size-shape-periods) and re-render
-    ``results.md`` from every stored run."""
+    """Merge ``run`` into ``results.json`` (keyed by size-shape-periods, plus the engine unless
+    PostgreSQL) and re-render ``results.md`` from every stored run. ``machine`` is merged into
+    the stored one (a DuckDB run keeps the PostgreSQL settings of the earlier runs)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "results.json", out_dir / "results.md"
     stored: dict[str, Any] = {}
@@ -1071,7 +1526,8 @@ def write_results(out_dir: Path, run: Mapping[str, Any], machine: Mapping[str, A
             stored = {}
     runs = dict(stored.get("runs", {}))
     runs[run["key"]] = {**run, "machine": dict(machine)}
-    document = {"machine": dict(machine), "runs": dict(sorted(
+    merged_machine = {**dict(stored.get("machine") or {}), **dict(machine)}
+    document = {"machine": merged_machine, "runs": dict(sorted(
         runs.items(), key=lambda kv: _run_order(kv[1])))}
     json_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     md_path.write_text(render_markdown(document))
@@ -1093,7 +1549,7 @@ def _fmt_x(value: float | None, capped: bool = False) -> str:
 
 
 def _fmt_mb(value: float | int | None) -> str:
-    return "–" if value is None else f"{value / 2**20:,.0f} MB" if value > 2**20 else \
+    return "n/a" if value is None else f"{value / 2**20:,.0f} MB" if value > 2**20 else \
         f"{value / 1024:,.0f} kB"
 
 
@@ -1106,38 +1562,108 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _label(run: Mapping[str, Any]) -> str:
-    return f"{run['size']} {run['shape']}, {run['periods']} mo"
+    label = f"{run['size']} {run['shape']}, {run['periods']} mo"
+    engine = _engine(run)
+    return label if engine == "postgres" else f"{label}, {ENGINE_LABELS.get(engine, engine)}"
+
+
+def _machine_line(machine: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> str:
+    used = {_engine(r) for r in runs}
+    parts = [f"**Machine:** {machine.get('cpu')}, {machine.get('cores')} cores, "
+             f"{machine.get('ram_gb')} GB RAM"]
+    pg = machine.get("postgresql") or {}
+    if "postgres" in used and pg:
+        parts.append(
+            f"PostgreSQL {pg.get('server_version')} ({machine.get('server')}; work_mem "
+            f"{pg.get('work_mem')}, shared_buffers {pg.get('shared_buffers')}, "
+            f"max_parallel_workers_per_gather {pg.get('max_parallel_workers_per_gather')}, "
+            f"jit {pg.get('jit')}), dbt-postgres {machine.get('dbt_postgres')} "
+            f"(threads {machine.get('dbt_threads', '4')})")
+    if "duckdb" in used:
+        parts.append(f"DuckDB {machine.get('duckdb', '?')}, dbt-duckdb "
+                     f"{machine.get('dbt_duckdb', '?')} (threads {_threads_of(runs, 'duckdb')})")
+    if "spark" in used:
+        parts.append(f"Spark (pyspark {machine.get('pyspark', '?')}, local, session method), "
+                     f"dbt-spark {machine.get('dbt_spark', '?')} (threads 1)")
+    parts.append(f"Python {machine.get('python')}, dbt-core {machine.get('dbt_core')}, "
+                 f"pandas {machine.get('pandas')}.")
+    return "; ".join(parts)
+
+
+def _threads_of(runs: Sequence[Mapping[str, Any]], engine: str) -> str:
+    found = sorted({str(r.get("dbt_threads", "?")) for r in runs if _engine(r) == engine})
+    return "/".join(found) or "?"
+
+
+def _engines_table(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One row per run: the engines side by side."""
+    def same(run: Mapping[str, Any]) -> str:
+        names = ("naive_vs_ours", "pandas_vs_ours", "incremental_vs_full")
+        entries = [run["checks"].get(n) for n in names]
+        if any(e is not None and not e["ok"] for e in entries):
+            return "**DIFFERENT**"
+        return "same" if all(e is not None for e in entries) else "same (naive not compared)"
+
+    ordered = sorted(runs, key=lambda r: (_SIZE_ORDER.get(r["size"], 9),
+                                          SHAPES.index(r["shape"]), r["periods"],
+                                          _run_order(r)[2]))
+    return _table(
+        ["engine", "data", "load avg", "(a) naive", "(b) full build wall", "(b) history model",
+         "(c) incremental wall", "(c) history model", "(d) floor", "(e) pandas",
+         "naive / ours full", "naive / ours incr.", "history / floor", "incr. / full wall",
+         "segments"],
+        [[ENGINE_LABELS.get(_engine(r), _engine(r)),
+          f"{r['size']} {r['shape']}, {r['periods']} mo",
+          (f"{r['load_average_1min']['start']:.1f}" if "load_average_1min" in r else "–"),
+          _fmt_s(r["naive"]["wall_s"], r["naive"]["capped"]),
+          _fmt_s(r["full_build"]["wall_s"]), _fmt_s(r["full_build"]["history_s"]),
+          _fmt_s(r["incremental_build"]["wall_s"]), _fmt_s(r["incremental_build"]["history_s"]),
+          _fmt_s(r["floor"]["wall_s"]), _fmt_s(r["pandas"]["compute_s"]),
+          _fmt_x(r["ratios"]["naive_over_full_wall"], r["naive"]["capped"]),
+          _fmt_x(r["ratios"]["naive_over_incremental_wall"], r["naive"]["capped"]),
+          _fmt_x(r["ratios"]["history_over_floor"]),
+          _fmt_x(r["ratios"]["incremental_over_full_wall"]),
+          same(r)] for r in ordered],
+    )
 
 
 def render_markdown(document: Mapping[str, Any]) -> str:
     machine = document["machine"]
     runs = list(document["runs"].values())
-    pg = machine.get("postgresql", {})
     lines = [
         "# Benchmark results",
         "",
-        "Written by `rfm bench` (`make bench SIZE=S|M|L`); see [README.md](README.md) for what "
-        "each measurement is. Every column is one run on one database and one data set.",
+        "Written by `rfm bench` (`make bench SIZE=S|M|L ENGINE=postgres|duckdb|spark`); see "
+        "[README.md](README.md) for what each measurement is. Every column is one run on one "
+        "database and one data set. PostgreSQL-only figures (temp spilled) are n/a on the "
+        "other engines.",
         "",
-        f"**Machine:** {machine['cpu']}, {machine['cores']} cores, {machine['ram_gb']} GB RAM; "
-        f"PostgreSQL {pg.get('server_version')} ({machine['server']}; work_mem "
-        f"{pg.get('work_mem')}, shared_buffers {pg.get('shared_buffers')}, "
-        f"max_parallel_workers_per_gather {pg.get('max_parallel_workers_per_gather')}, "
-        f"jit {pg.get('jit')}); Python {machine['python']}, dbt-core {machine['dbt_core']}, "
-        f"dbt-postgres {machine['dbt_postgres']} ({machine['dbt_threads']} threads), "
-        f"pandas {machine['pandas']}.",
+        _machine_line(machine, runs),
         "",
     ]
+    noted = [r for r in runs if r.get("command") or r.get("note")]
+    if noted:
+        lines += ["Runs measured with a recorded command (or note):", ""]
+        lines += [f"- {_label(r)} ({r.get('measured_at', '?')}): "
+                  + (f"`{r['command']}`" if r.get("command") else "")
+                  + (f". {r['note']}" if r.get("note") else "") for r in noted]
+        lines += [""]
     headline = [r for r in runs if r["periods"] == SIZES.get(r["size"], (0, 0))[1]] or runs
+    if len({_engine(r) for r in runs}) > 1:
+        lines += ["## Engines", "",
+                  "The same data set (size, shape, seed) on each engine, one run each.", ""]
+        lines += _engines_table(headline)
+        lines += [""]
     lines += _run_tables(headline)
-    scaling: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    scaling: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
     for run in runs:
-        scaling.setdefault((run["size"], run["shape"]), []).append(run)
-    for (size, shape), group in scaling.items():
+        scaling.setdefault((run["size"], run["shape"], _engine(run)), []).append(run)
+    for (size, shape, engine), group in scaling.items():
         if len(group) < 2:
             continue
         group = sorted(group, key=lambda r: r["periods"])
-        lines += ["", f"## Scaling with the length of history: {size} {shape}", ""]
+        on = "" if engine == "postgres" else f", {ENGINE_LABELS.get(engine, engine)}"
+        lines += ["", f"## Scaling with the length of history: {size} {shape}{on}", ""]
         lines += _table(
             ["approach", *(f"{r['periods']} periods" for r in group)],
             [
@@ -1249,7 +1775,8 @@ def _run_tables(runs: Sequence[Mapping[str, Any]], headings: bool = True) -> lis
            for r in runs)],
         ["peak RSS of dbt: full / incremental",
          *(f"{r['full_build']['peak_rss_mb']:.0f} / {r['incremental_build']['peak_rss_mb']:.0f}"
-           " MB" for r in runs)],
+           " MB" + (" (dbt only, not Spark's JVM)" if _engine(r) == "spark" else "")
+           for r in runs)],
         ["temp spilled by PostgreSQL: naive",
          *(_fmt_mb(r["naive"]["temp_bytes"]) for r in runs)],
         ["… full build / incremental build",
@@ -1290,7 +1817,8 @@ def _run_tables(runs: Sequence[Mapping[str, Any]], headings: bool = True) -> lis
          *(goal(r["ratios"]["incremental_over_full_history"],
                 (r["ratios"]["incremental_over_full_history"] or 99) <= 0.1) for r in runs)],
         ["peak RSS of dbt < 1 GiB",
-         *(goal(r["full_build"]["peak_rss_mb"],
+         *("n/a (JVM not measured)" if _engine(r) == "spark" else
+           goal(r["full_build"]["peak_rss_mb"],
                 max(r["full_build"]["peak_rss_mb"], r["incremental_build"]["peak_rss_mb"]) < 1024)
            for r in runs)],
     ])
@@ -1328,7 +1856,14 @@ def register(sub: Any) -> None:
                         help="folder of results.md/results.json (default: benchmarks/)")
     parser.add_argument("--explain", action="store_true",
                         help="also EXPLAIN ANALYZE the history's compiled SQL "
-                        "(benchmarks/profiles/)")
+                        "(benchmarks/profiles/; PostgreSQL only)")
+    parser.add_argument("--engine", choices=list(engines.ENGINES), default=None,
+                        help="postgres, duckdb or spark (default: DBT_TARGET, else postgres)")
+    parser.add_argument("--note", default=None,
+                        help="a note kept with the run and shown in results.md (e.g. the "
+                        "machine was busy)")
+    parser.add_argument("--force", action="store_true",
+                        help=f"let --engine spark run sizes above {SPARK_MAX_SIZE}")
     parser.set_defaults(handler=cmd_bench)
 
 
@@ -1378,26 +1913,81 @@ def server_lock(connection: database.Connection, console: Console | None = None)
 
 
 def cmd_bench(args: argparse.Namespace, console: Console, root: Path) -> int:
+    engine = args.engine or engines.engine_from_env()
     out_dir = args.output or root / "benchmarks"
     periods_list: list[int | None] = list(args.periods) if args.periods else [None]
     plans = [make_plan(args.size, args.shape, periods, seed=args.seed) for periods in periods_list]
+    if engine != "postgres" and args.explain:
+        console.print("[red]--explain is PostgreSQL-only (EXPLAIN ANALYZE of the history)[/]")
+        return 2
+    if engine == "spark" and _SIZE_ORDER[args.size] > _SIZE_ORDER[SPARK_MAX_SIZE] \
+            and not args.force:
+        console.print(f"[red]--engine spark runs size {SPARK_MAX_SIZE} only: a local Spark on "
+                      f"this machine would take very long at size {args.size}. Add --force to "
+                      "run it anyway.[/]")
+        return 2
     options = BenchOptions(database=args.database, naive_timeout_s=args.naive_timeout,
-                           explain=args.explain)
+                           explain=args.explain, engine=engine)
+    notes = {"command": _command(args, engine), "note": args.note}
+    if engine != "postgres":
+        workdir = root / ".local" / "bench" / engine
+        console.print(f"benchmark on {ENGINE_LABELS[engine]}: a fresh warehouse in {workdir}")
+        with _folder_lock(workdir, console):
+            return _bench_plans(plans, options, None, out_dir, console, root, notes)
     server = database.resolve(root)
     console.print(f"benchmark database {options.database!r} on {server.describe()}")
     with closing(server_lock(server, console)):
-        return _bench_plans(plans, options, server, out_dir, console, root)
+        return _bench_plans(plans, options, server, out_dir, console, root, notes)
+
+
+def _command(args: argparse.Namespace, engine: str) -> str:
+    """The `rfm bench` command line of a run, for results.md."""
+    parts = ["rfm bench", f"--size {args.size}", f"--engine {engine}"]
+    if args.shape != "normal":
+        parts.append(f"--shape {args.shape}")
+    if args.periods:
+        parts.append("--periods " + ",".join(str(n) for n in args.periods))
+    if args.seed != 42:
+        parts.append(f"--seed {args.seed}")
+    if args.explain:
+        parts.append("--explain")
+    if getattr(args, "force", False):
+        parts.append("--force")
+    return " ".join(parts)
+
+
+@contextmanager
+def _folder_lock(folder: Path, console: Console | None = None) -> Iterator[None]:
+    """An exclusive lock on a work folder, so that two `rfm bench` on one engine queue instead
+    of deleting each other's warehouse."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if console is not None:
+                console.print(f"[yellow]another rfm bench uses {folder}: waiting for it[/]")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _bench_plans(plans: Sequence[BenchPlan], options: BenchOptions,
-                 server: database.Connection, out_dir: Path, console: Console, root: Path) -> int:
+                 server: database.Connection | None, out_dir: Path, console: Console,
+                 root: Path, notes: Mapping[str, str | None] | None = None) -> int:
     machine = machine_facts(server)
     failed = False
     for plan in plans:
-        console.rule(f"[bold]{plan.key}: {plan.users:,} users, {plan.periods} months")
+        console.rule(f"[bold]{run_key(plan, options.engine)}: {plan.users:,} users, "
+                     f"{plan.periods} months on {ENGINE_LABELS[options.engine]}")
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
             result = run_benchmark(root, plan, options, progress, connection=server)
+        result.update({k: v for k, v in (notes or {}).items() if v})
         json_path, md_path = write_results(out_dir, result, machine)
         console.print(_summary_table(result))
         for check in result["checks"].values():
@@ -1416,3 +2006,13 @@ def _bench_plans(plans: Sequence[BenchPlan], options: BenchOptions,
         console.print("[bold red]the approaches disagree: the times above are not comparable[/]")
         return 1
     return 0
+
+
+if __name__ == "__main__":
+    # python -m rfm_segmentation.bench spark-sql FOLDER SCHEMA TABLE SQL_FILE OUT_JSON TIMEOUT_S
+    if len(sys.argv) == 8 and sys.argv[1] == "spark-sql":
+        spark_sql_main(Path(sys.argv[2]), sys.argv[3], sys.argv[4], Path(sys.argv[5]),
+                       Path(sys.argv[6]), float(sys.argv[7]))
+    else:
+        raise SystemExit("usage: python -m rfm_segmentation.bench spark-sql FOLDER SCHEMA TABLE"
+                         " SQL_FILE OUT_JSON TIMEOUT_S")
