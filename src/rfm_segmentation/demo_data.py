@@ -281,13 +281,15 @@ def _population(spec: DemoSpec, start_s: int, end_s: int) -> _Population:
     rate = rng.gamma(spec.rate_shape, spec.rate_mean_per_month / spec.rate_shape, n)
     log_amount = math.log(AMOUNT_MEDIAN) + AMOUNT_USER_LOG_SD * rng.standard_normal(n)
     user_ids = np.array([f"u{i:06d}" for i in range(1, n + 1)], dtype=object)
-    if spec.behaviour_groups:  # an independent stream: the default population is untouched
-        group = _behaviour_groups(spec)
+    if spec.behaviour_groups:  # independent streams: the default population is untouched
+        arrival, group = _group_arrivals(spec, start_s, end_s)
         grng = _rng(spec.seed, _STREAM_GROUPS, 1)
         params = np.array([g[2:6] for g in BEHAVIOUR_GROUPS], dtype=np.float64)
         rate_mean, lifetime_mean, one_time_p, amount_median = params[group].T
         one_time = grng.random(n) < one_time_p
-        lifetime = np.floor(grng.exponential(lifetime_mean) * _SECONDS_PER_MONTH)
+        lifetime = np.floor(
+            (_GROUP_MIN_LIFETIME_MONTHS + grng.exponential(lifetime_mean)) * _SECONDS_PER_MONTH
+        )
         churn = np.where(
             one_time, arrival, np.minimum(arrival + lifetime.astype(np.int64), end_s)
         )
@@ -518,16 +520,19 @@ def generate_calendar(start: date, end: date) -> Iterator[tuple[date, date]]:
 
 
 # --- behaviour groups and enrichment (issue 8) ------------------------------------------------
-BEHAVIOUR_GROUPS: Final[tuple[tuple[str, float, float, float, float, float, float, float], ...]] = (
+BEHAVIOUR_GROUPS: Final[tuple[tuple[str, float, float, float, float, float, float, float,
+                                      float, float], ...]] = (
     # name, share, purchases/month, mean lifetime (months), one-time share, median amount,
-    # median AUM, share with a balance
-    ("loyal_high_value", 0.15, 5.0, 1000.0, 0.0, 120.0, 40_000.0, 0.95),
-    ("regular", 0.35, 1.2, 1000.0, 0.0, 30.0, 4_000.0, 0.7),
-    ("lapsed", 0.30, 2.0, 3.0, 0.0, 40.0, 1_500.0, 0.5),
-    ("one_off", 0.20, 0.0, 1.0, 1.0, 12.0, 200.0, 0.2),
+    # median AUM, share with a balance, arrival window (fractions of start..as_of)
+    ("loyal_high_value", 0.15, 8.0, 1000.0, 0.0, 200.0, 100_000.0, 1.0, 0.0, 0.5),
+    ("regular", 0.25, 1.5, 1000.0, 0.0, 30.0, 20_000.0, 1.0, 0.0, 0.8),
+    ("lapsed", 0.25, 3.0, 2.0, 0.0, 50.0, 3_000.0, 1.0, 0.0, 0.4),
+    ("one_off", 0.20, 0.0, 1.0, 1.0, 10.0, 300.0, 0.0, 0.0, 0.9),
+    ("new", 0.15, 4.0, 1000.0, 0.0, 60.0, 10_000.0, 1.0, 0.92, 1.0),
 )
 """Known groups of ``DemoSpec(behaviour_groups=True)``: users differ in purchase rate, lifetime,
 basket and balances, so that the clusters can be checked against them (adjusted Rand index)."""
+_GROUP_MIN_LIFETIME_MONTHS: Final = 2.0  # a repeat buyer stays at least this long
 _GROUP_RATE_SHAPE: Final = 6.0  # gamma shape of rates within a group (low dispersion)
 _GROUP_AMOUNT_LOG_SD: Final = 0.35
 _GROUP_AUM_LOG_SD: Final = 0.6
@@ -550,10 +555,22 @@ BalanceRow = tuple[str, date, Decimal]
 """(user_id, start_date, aum) of ``fact_balances``."""
 
 
-def _behaviour_groups(spec: DemoSpec) -> IntArray:
+def _group_arrivals(spec: DemoSpec, start_s: int, end_s: int) -> tuple[IntArray, IntArray]:
+    """Arrival instants (ascending, so user ids stay in arrival order) and the group of each
+    user: groups are drawn first, then an arrival uniform in the group's window."""
     rng = _rng(spec.seed, _STREAM_GROUPS, 0)
     shares = np.array([g[1] for g in BEHAVIOUR_GROUPS])
-    return rng.choice(len(BEHAVIOUR_GROUPS), size=spec.n_users, p=shares / shares.sum())
+    group = rng.choice(len(BEHAVIOUR_GROUPS), size=spec.n_users, p=shares / shares.sum())
+    window = np.array([g[8:10] for g in BEHAVIOUR_GROUPS], dtype=np.float64)[group]
+    x = window[:, 0] + rng.random(spec.n_users) * (window[:, 1] - window[:, 0])
+    arrival = start_s + np.floor(x * (end_s - 1 - start_s)).astype(np.int64)
+    order = np.argsort(arrival, kind="stable")
+    return arrival[order], group[order].astype(np.int64)
+
+
+def _behaviour_groups(spec: DemoSpec) -> IntArray:
+    start_s = _epoch_seconds_floor(datetime.combine(spec.start, time()))
+    return _group_arrivals(spec, start_s, _epoch_seconds_ceil(spec.as_of))[1]
 
 
 def generate_user_groups(spec: DemoSpec) -> list[tuple[str, str]]:
