@@ -16,6 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
+from threadpoolctl import threadpool_limits
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -238,7 +239,26 @@ def fit(
     n_init: int = 10,
     k: int | None = None,
 ) -> FitResult:
-    """Standardise, choose k (or take ``k``), fit, and label stably against ``previous``."""
+    """Standardise, choose k (or take ``k``), fit, and label stably against ``previous``.
+
+    One thread: scikit-learn's OpenMP k-means spins its threads against each other on a busy
+    small machine (measured 40x slower with 2 threads on 2 loaded cores), and one thread makes
+    the result independent of the machine."""
+    with threadpool_limits(limits=1):
+        return _fit(x, feature_names, previous=previous, min_share=min_share, seed=seed,
+                    n_init=n_init, k=k)
+
+
+def _fit(
+    x: FloatArray,
+    feature_names: Sequence[str],
+    *,
+    previous: ClusterModel | None,
+    min_share: float,
+    seed: int,
+    n_init: int,
+    k: int | None,
+) -> FitResult:
     mean, scale = fit_scaler(x)
     xs = (x - mean) / scale
     choice, fits = choose_k(xs, min_share=min_share, seed=seed, n_init=n_init)
