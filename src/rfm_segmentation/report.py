@@ -32,6 +32,7 @@ from psycopg2 import sql
 from rich.console import Console
 
 from rfm_segmentation import database
+from rfm_segmentation.clusters import report_sections
 
 #: Display order of the segments of SPEC.md, best customers first. Segments a business user adds
 #: to the seed come after these, alphabetically.
@@ -483,8 +484,9 @@ details { margin-top: 0.5em; } .note { color: #555; }
 """
 
 
-def render_html(data: ReportData, pngs: Mapping[str, bytes]) -> str:
-    """The self-contained page: PNGs as data URIs, the numbers as tables and as JSON."""
+def render_html(data: ReportData, pngs: Mapping[str, bytes], extra_html: str = "") -> str:
+    """The self-contained page: PNGs as data URIs, the numbers as tables and as JSON
+    (``extra_html``: further sections, e.g. the clusters', before the JSON)."""
 
     def image(key: str, alt: str) -> str:
         encoded = base64.b64encode(pngs[key]).decode("ascii")
@@ -528,7 +530,7 @@ period).</p>
 segment the seed rfm_segment_map gives it, and counts its users.</p>
 {image("rf_grid", "R x F grid of the current users")}
 {_grid_table(data)}
-
+{extra_html}
 <script type="application/json" id="report-data">
 {payload}
 </script>
@@ -575,7 +577,10 @@ def build_report(connection: database.Connection, schema: str, out_dir: Path) ->
     data.segment_mix_png.write_bytes(pngs["segment_mix"])
     data.transitions_png.write_bytes(pngs["transitions"])
     data.rf_grid_png.write_bytes(pngs["rf_grid"])
-    data.html.write_text(render_html(data, pngs), encoding="utf-8")
+    # issue 8: the clusters' sections, only once `rfm clusters` has stored a model
+    clusters = report_sections.build(connection, schema, out_dir)
+    extra = clusters.html if clusters else ""
+    data.html.write_text(render_html(data, pngs, extra), encoding="utf-8")
     return data
 
 
