@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup report demo test lint bench stop clean
+.PHONY: setup report demo clusters test lint bench stop clean
 
 setup: $(STAMP)  ## create .venv and install the project (quick when done)
 
@@ -18,6 +18,9 @@ report: setup  ## HTML + PNG report of the built marts (segment mix, transitions
 
 demo: setup  ## embedded PostgreSQL + demo data + dbt build + summary
 	$(BIN)/rfm demo
+
+clusters: setup  ## k-means segments on the built marts: fit, store the model, assign + profile in dbt
+	$(BIN)/rfm clusters
 
 lint: setup  ## sqlfluff (dbt templater: needs the database) and ruff
 	$(BIN)/ruff check src tests/python

@@ -30,7 +30,7 @@ model_features as (
     from scaler
 ),
 
-{#- the model's inputs as (row, feature, value): only those in the scaler are kept below #}
+{# the model's inputs as (row, feature, value): only those in the scaler are kept below #}
 feature_values as (
     {%- for feature in ['log_recency_days', 'log_frequency', 'log_monetary',
                         'log_tenure_days', 'log_aum_per_day'] %}
@@ -86,7 +86,7 @@ ranked as (
         ) as distance_rank
     from squared_distances
     cross join model_features
-    {#- a row with a missing input is not assigned (cannot happen with the stored features) #}
+    {# a row with a missing input is not assigned (cannot happen with the stored features) #}
     where squared_distances.features_used = model_features.features_in_model
 ),
 

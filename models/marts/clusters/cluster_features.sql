@@ -10,11 +10,22 @@
 
 with
 
-history as (
+all_history as (
     select * from {{ ref('rfm_segments_history') }}
-    {%- if not all_periods %}
-    where snapshot_period = (select max(snapshot_period) from {{ ref('rfm_segments_history') }})
-    {%- endif %}
+),
+
+latest_period as (
+    select max(snapshot_period) as snapshot_period
+    from all_history
+),
+
+history as (
+    select all_history.*
+    from all_history
+    inner join latest_period
+        on
+            all_history.snapshot_period = latest_period.snapshot_period
+            or {{ 1 if all_periods else 0 }} = 1
 ),
 
 users as (

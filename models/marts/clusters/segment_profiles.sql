@@ -21,9 +21,20 @@
 
 with
 
-features as (
+all_features as (
     select * from {{ ref('cluster_features') }}
-    where snapshot_period = (select max(snapshot_period) from {{ ref('cluster_features') }})
+),
+
+latest_period as (
+    select max(snapshot_period) as snapshot_period
+    from all_features
+),
+
+features as (
+    select all_features.*
+    from all_features
+    inner join latest_period
+        on all_features.snapshot_period = latest_period.snapshot_period
 ),
 
 assignments as (
@@ -131,7 +142,10 @@ numeric_moments as (
         case
             when numeric_population.population_users - numeric_segments.segment_users > 1
                 then (
-                    (numeric_population.deviation_square_sum - numeric_segments.deviation_square_sum)
+                    (
+                        numeric_population.deviation_square_sum
+                        - numeric_segments.deviation_square_sum
+                    )
                     - (numeric_population.deviation_sum - numeric_segments.deviation_sum)
                     * (numeric_population.deviation_sum - numeric_segments.deviation_sum)
                     / (numeric_population.population_users - numeric_segments.segment_users)
@@ -249,7 +263,7 @@ category_segments as (
     group by 1, 2, 3, 4
 ),
 
-{#- every (segment, category) pair, 0 users included: an absent category under-indexes #}
+{# every (segment, category) pair, 0 users included: an absent category under-indexes #}
 category_shares as (
     select
         attribute_segments.segmentation,
@@ -263,10 +277,10 @@ category_shares as (
         case
             when attribute_population.population_users > attribute_segments.segment_users
                 then cast(
-                    category_population.category_users
-                    - coalesce(category_segments.segment_category_users, 0)
-                    as {{ dbt.type_float() }}
-                ) / (attribute_population.population_users - attribute_segments.segment_users)
+                        category_population.category_users
+                        - coalesce(category_segments.segment_category_users, 0)
+                        as {{ dbt.type_float() }}
+                    ) / (attribute_population.population_users - attribute_segments.segment_users)
         end as rest_mean,
         cast(category_population.category_users as {{ dbt.type_float() }})
         / attribute_population.population_users as population_mean
@@ -303,9 +317,9 @@ proportion_tests as (
         case
             when rest_users > 0 and population_mean > 0 and population_mean < 1
                 then (segment_mean - rest_mean) / sqrt(
-                    population_mean * (1.0 - population_mean)
-                    * (1.0 / segment_users + 1.0 / rest_users)
-                )
+                        population_mean * (1.0 - population_mean)
+                        * (1.0 / segment_users + 1.0 / rest_users)
+                    )
         end as test_statistic,
         cast(null as {{ dbt.type_float() }}) as degrees_of_freedom
     from category_shares
@@ -328,7 +342,7 @@ all_tests as (
     ) as tests
 ),
 
-{#- Benjamini-Hochberg within each segmentation: p_(i) x m / i, then the running minimum from
+{# Benjamini-Hochberg within each segmentation: p_(i) x m / i, then the running minimum from
     the largest p-value down, capped at 1 #}
 ranked_tests as (
     select
@@ -385,16 +399,39 @@ final as (
         coalesce(p_value_adjusted < {{ fdr }}, false) as is_significant
     from (
         select
-            segmentation, segment, feature_name, category, feature_kind, test_name,
-            segment_users, rest_users, segment_mean, rest_mean, population_mean,
-            test_statistic, degrees_of_freedom, p_value,
+            segmentation,
+            segment,
+            feature_name,
+            category,
+            feature_kind,
+            test_name,
+            segment_users,
+            rest_users,
+            segment_mean,
+            rest_mean,
+            population_mean,
+            test_statistic,
+            degrees_of_freedom,
+            p_value,
             case when bh_value > 1 then 1.0 else bh_value end as p_value_adjusted
         from adjusted_tests
         union all
         select
-            segmentation, segment, feature_name, category, feature_kind, test_name,
-            segment_users, rest_users, segment_mean, rest_mean, population_mean,
-            test_statistic, degrees_of_freedom, p_value, p_value_adjusted
+            segmentation,
+            segment,
+            feature_name,
+            category,
+            feature_kind,
+            test_name,
+            segment_users,
+            rest_users,
+            segment_mean,
+            rest_mean,
+            population_mean,
+            test_statistic,
+            degrees_of_freedom,
+            p_value,
+            p_value_adjusted
         from untested
     ) as profiles
 )
