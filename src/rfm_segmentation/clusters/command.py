@@ -122,8 +122,10 @@ def render(outcome: TrainOutcome) -> Table:
         + (f", adjusted Rand index vs the demo's groups {outcome.ari:.3f}"
            if outcome.ari is not None else "")
     ))
-    for column in ("cluster_id", "name", "users", "share", *fitted.feature_names):
-        table.add_column(column, justify="left" if column == "name" else "right")
+    table.add_column("id", justify="right")
+    table.add_column("name", no_wrap=True)
+    for column in ("users", "share", *(f.removeprefix("log_") for f in fitted.feature_names)):
+        table.add_column(column, justify="right")
     for i in np.argsort(fitted.cluster_ids):
         table.add_row(
             str(fitted.cluster_ids[i]), fitted.cluster_names[i], f"{fitted.sizes[i]:,}",
