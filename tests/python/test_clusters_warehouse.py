@@ -272,3 +272,20 @@ def test_retrain_keeps_labels(scenario: Scenario) -> None:
     after = assignments(w)
     assert (after["model_version"] == again.version).all()
     assert after["cluster_id"].tolist() == before["cluster_id"].tolist()
+
+
+def test_every_period_with_cluster_all_periods(scenario: Scenario) -> None:
+    """var cluster_all_periods: every period's users are assigned with the latest model."""
+    w = scenario.warehouse
+    latest = assignments(w)
+    w.dbt("build", "--select", "cluster_features+",
+          vars={"cluster_all_periods": True}).assert_ok()
+    history = count(w, f"select count(*) from {SCHEMA}.rfm_segments_history")
+    assert count(w, f"select count(*) from {SCHEMA}.cluster_assignments") == history
+    again = pd.DataFrame(w.query(
+        f"select user_id, cluster_id from {SCHEMA}.cluster_assignments"
+        f" where snapshot_period = (select max(snapshot_period) from {SCHEMA}.cluster_features)"
+        f" order by user_id"))
+    assert again["cluster_id"].tolist() == latest["cluster_id"].tolist()
+    assert w.dbt("build", "--select", "cluster_features", vars={"cluster_all_periods": "yes"}
+                 ).returncode != 0
