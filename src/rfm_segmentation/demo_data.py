@@ -23,6 +23,11 @@ Timestamps are naive UTC with whole seconds, all strictly before ``as_of``. Paym
 With ``DemoSpec.dirty_rows`` a fixed plan of dirty rows (see ``DIRTY_KINDS``) is woven into the
 stream at deterministic positions, spread over the months of history; each dirty row is modelled
 on a clean row of the month it appears in and is inserted right after it.
+
+Issue 8 adds the optional sources ``dim_users`` and ``fact_balances`` (``generate_users``,
+``generate_balances``, ``load_enrichment``) from their own random streams, so the payments of a
+spec do not change; and ``DemoSpec(behaviour_groups=True)``: users drawn from the known groups of
+``BEHAVIOUR_GROUPS`` (their ground truth: ``generate_user_groups``), to check the clusters.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ from psycopg2 import sql
 from rich.console import Console
 
 from rfm_segmentation import database
-from rfm_segmentation.clusters import report_sections
 
 #: Display order of the segments of SPEC.md, best customers first. Segments a business user adds
 #: to the seed come after these, alphabetically.
@@ -578,6 +577,8 @@ def build_report(connection: database.Connection, schema: str, out_dir: Path) ->
     data.transitions_png.write_bytes(pngs["transitions"])
     data.rf_grid_png.write_bytes(pngs["rf_grid"])
     # issue 8: the clusters' sections, only once `rfm clusters` has stored a model
+    from rfm_segmentation.clusters import report_sections  # pandas: only when drawing
+
     clusters = report_sections.build(connection, schema, out_dir)
     extra = clusters.html if clusters else ""
     data.html.write_text(render_html(data, pngs, extra), encoding="utf-8")

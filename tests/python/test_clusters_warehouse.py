@@ -9,6 +9,8 @@ Benjamini-Hochberg computed here independently; a retrain keeps the labels."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,6 +260,12 @@ def test_report_shows_the_clusters(scenario: Scenario, tmp_path: Path) -> None:
     for png in ("cluster_k_curve.png", "cluster_scatter.png", "segment_profiles.png",
                 "segment_drivers.png"):
         assert (tmp_path / png).stat().st_size > 1000
+    found = re.search(r'<script type="application/json" id="cluster-data">(.*?)</script>', page,
+                      re.DOTALL)
+    assert found
+    payload = json.loads(found.group(1))
+    assert payload["k"] == scenario.outcome.result.model.k
+    assert sum(c["users"] for c in payload["clusters"]) == SPEC.n_users
 
 
 def test_retrain_keeps_labels(scenario: Scenario) -> None:

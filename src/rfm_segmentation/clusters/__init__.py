@@ -1,7 +1,9 @@
 """Statistical segments beside the R x F rules (issue 8): k-means on the RFM features, the model
-stored in the warehouse, 'what drives it', and the ``rfm clusters`` verb. See docs/clusters.md."""
+stored in the warehouse, 'what drives it', and the ``rfm clusters`` verb. See docs/clusters.md.
 
-from rfm_segmentation.clusters.command import register, train
-from rfm_segmentation.clusters.model import FEATURES, ClusterModel, FitResult, fit
+The submodules import scikit-learn and pandas; this package imports nothing heavy, so that every
+``rfm`` command does not pay for them (``register`` only adds the verb)."""
 
-__all__ = ["FEATURES", "ClusterModel", "FitResult", "fit", "register", "train"]
+from rfm_segmentation.clusters.verb import register
+
+__all__ = ["register"]

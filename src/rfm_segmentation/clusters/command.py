@@ -1,5 +1,5 @@
-"""``rfm clusters``: read cluster_features, fit, store the next model version, explain the
-segments, and rebuild the dbt models that assign and profile them."""
+"""``rfm clusters`` (registered by ``verb.py``): read cluster_features, fit, store the next
+model version, explain the segments, and rebuild the dbt models that assign and profile them."""
 
 from __future__ import annotations
 
@@ -161,23 +161,3 @@ def cmd_clusters(args: argparse.Namespace, console: Console, root: Path) -> int:
     if code != 0:
         console.print(f"[red]dbt build failed (exit {code})[/]")
     return code
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``clusters`` verb to the ``rfm`` command."""
-    verb = sub.add_parser(
-        "clusters",
-        help="fit k-means segments on the latest period, store the model, assign them in dbt",
-    )
-    verb.add_argument("--schema", default=None,
-                      help="schema of cluster_features and the model (default: $DBT_SCHEMA "
-                           "or analytics)")
-    verb.add_argument("--min-segment-share", type=float, default=None,
-                      help="smallest cluster share allowed (default: var "
-                           "cluster_min_segment_share of dbt_project.yml)")
-    verb.add_argument("--k", type=int, default=None, help="force k instead of choosing it")
-    verb.add_argument("--seed", type=int, default=0)
-    verb.add_argument("--n-init", type=int, default=10, help="k-means restarts per k")
-    verb.add_argument("--no-dbt", action="store_true",
-                      help="store the model without rebuilding the cluster models")
-    verb.set_defaults(handler=cmd_clusters)

@@ -274,4 +274,6 @@ def build(connection: database.Connection, schema: str, out_dir: Path) -> Cluste
         "k": int(chosen["k"]),
         "clusters": json.loads(summary.to_json(orient="records")),
     }
+    encoded = json.dumps(payload, indent=1).replace("</", "<\\/")
+    parts.append(f'<script type="application/json" id="cluster-data">\n{encoded}\n</script>')
     return ClusterSections("\n".join(parts), pngs, payload)
