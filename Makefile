@@ -11,7 +11,7 @@ export DBT_TARGET := $(TARGET)
 ENGINES ?= postgres,duckdb,spark
 export RFM_TEST_ENGINES := $(ENGINES)
 
-.PHONY: setup report demo test lint bench stop clean
+.PHONY: setup report demo clusters test lint bench stop clean
 
 setup: $(STAMP)  ## create .venv and install the project (quick when done)
 
@@ -25,6 +25,9 @@ report: setup  ## HTML + PNG report of the built marts (segment mix, transitions
 
 demo: setup  ## embedded PostgreSQL (or TARGET=duckdb|spark) + demo data + dbt build + summary
 	$(BIN)/rfm demo
+
+clusters: setup  ## k-means segments on the built marts: fit, store the model, assign + profile in dbt
+	$(BIN)/rfm clusters
 
 lint: setup  ## sqlfluff (dbt templater: needs the database) and ruff
 	$(BIN)/ruff check src tests/python

@@ -11,6 +11,7 @@ DuckDB / Spark with DBT_TARGET=duckdb|spark (`make demo TARGET=duckdb`).
     rfm exec -- CMD...        any command with the connection set (e.g. sqlfluff lint)
     rfm summary               segments of the latest period
     rfm report                HTML + PNG charts of the marts
+    rfm clusters              fit the k-means segments, store the model, assign them in dbt
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rfm_segmentation import bench, database, demo_data, engines, report, summary
+from rfm_segmentation import bench, clusters, database, demo_data, engines, report, summary
 
 DEMO_SPEC = demo_data.DemoSpec()
 
@@ -73,16 +74,31 @@ def cmd_env(args: argparse.Namespace, console: Console, root: Path) -> int:
 
 def load_demo(where: engines.Warehouse | database.Connection,
               spec: demo_data.DemoSpec) -> dict[str, int]:
-    return engines.as_warehouse(where).load_raw(
+    warehouse = engines.as_warehouse(where)
+    schema = os.environ.get("RAW_SCHEMA", "raw")
+    counts = warehouse.load_raw(
         demo_data.generate_payments(spec),
         demo_data.generate_calendar(spec.start, spec.as_of.date()),
-        schema=os.environ.get("RAW_SCHEMA", "raw"),
+        schema=schema,
     )
+    if isinstance(warehouse, engines.PostgresWarehouse):
+        # the optional sources of issue 8 (dim_users, fact_balances, the groups' ground truth);
+        # the other engines build without them
+        groups = demo_data.generate_user_groups(spec) if spec.behaviour_groups else None
+        conn = warehouse.connection.connect()
+        try:
+            counts.update(demo_data.load_enrichment(
+                conn, demo_data.generate_users(spec), demo_data.generate_balances(spec), groups,
+                schema=schema,
+            ))
+        finally:
+            conn.close()
+    return counts
 
 
 def cmd_load_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
     warehouse = engines.resolve(root)
-    spec = demo_data.DemoSpec(n_users=args.users, seed=args.seed)
+    spec = demo_data.DemoSpec(n_users=args.users, seed=args.seed, behaviour_groups=args.groups)
     counts = load_demo(warehouse, spec)
     console.print(f"loaded {counts} into raw on {warehouse.describe()}")
     return 0
@@ -138,7 +154,7 @@ def cmd_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
     console.rule("[bold]1/3 database")
     console.print(connection.describe())
     console.rule("[bold]2/3 demo data")
-    spec = demo_data.DemoSpec(n_users=args.users, seed=args.seed)
+    spec = demo_data.DemoSpec(n_users=args.users, seed=args.seed, behaviour_groups=args.groups)
     started = time.perf_counter()
     counts = load_demo(connection, spec)
     console.print(
@@ -174,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in (demo, load):
         verb.add_argument("--users", type=int, default=DEMO_SPEC.n_users)
         verb.add_argument("--seed", type=int, default=DEMO_SPEC.seed)
+        verb.add_argument("--groups", action="store_true",
+                          help="users drawn from known behaviour groups (to check the clusters)")
     demo.set_defaults(handler=cmd_demo)
     load.set_defaults(handler=cmd_load_demo)
 
@@ -198,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     exec_.set_defaults(handler=cmd_exec)
     report.register(sub)
     bench.register(sub)
+    clusters.register(sub)
     return parser
 
 

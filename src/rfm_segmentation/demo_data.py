@@ -23,6 +23,11 @@ Timestamps are naive UTC with whole seconds, all strictly before ``as_of``. Paym
 With ``DemoSpec.dirty_rows`` a fixed plan of dirty rows (see ``DIRTY_KINDS``) is woven into the
 stream at deterministic positions, spread over the months of history; each dirty row is modelled
 on a clean row of the month it appears in and is inserted right after it.
+
+Issue 8 adds the optional sources ``dim_users`` and ``fact_balances`` (``generate_users``,
+``generate_balances``, ``load_enrichment``) from their own random streams, so the payments of a
+spec do not change; and ``DemoSpec(behaviour_groups=True)``: users drawn from the known groups of
+``BEHAVIOUR_GROUPS`` (their ground truth: ``generate_user_groups``), to check the clusters.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ __all__ = [
     "AMOUNT_PAYMENT_LOG_SD",
     "AMOUNT_USER_LOG_SD",
     "DIRTY_KINDS",
+    "BEHAVIOUR_GROUPS",
     "DemoSpec",
     "LIFETIME_MEAN_MONTHS",
     "ONE_TIME_SHARE",
@@ -60,7 +66,11 @@ __all__ = [
     "RATE_SHAPE",
     "append_payments",
     "generate_calendar",
+    "generate_balances",
     "generate_payments",
+    "generate_user_groups",
+    "generate_users",
+    "load_enrichment",
     "load_raw",
 ]
 
@@ -93,6 +103,8 @@ _ONE_SECOND: Final = timedelta(seconds=1)
 _STREAM_USERS: Final = 0
 _STREAM_PAYMENTS: Final = 1
 _STREAM_DIRTY: Final = 2
+_STREAM_GROUPS: Final = 3  # behaviour groups (index 0: membership, 1: their parameters)
+_STREAM_ENRICHMENT: Final = 4  # dim_users (index 0) and fact_balances (index 1)
 
 # --- dirty rows --------------------------------------------------------------------------------
 _NULL_PAYMENT_ID: Final = "null_payment_id"
@@ -171,6 +183,9 @@ class DemoSpec:
     rate_shape: float = RATE_SHAPE
     lifetime_mean_months: float = LIFETIME_MEAN_MONTHS
     one_time_share: float = ONE_TIME_SHARE
+    # Draw every customer from one of the known behaviour groups of ``BEHAVIOUR_GROUPS`` instead
+    # of the shape above (issue 8: the clusters must recover them). Off: payments unchanged.
+    behaviour_groups: bool = False
 
     def __post_init__(self) -> None:
         if self.n_users < 1:
@@ -271,6 +286,20 @@ def _population(spec: DemoSpec, start_s: int, end_s: int) -> _Population:
     rate = rng.gamma(spec.rate_shape, spec.rate_mean_per_month / spec.rate_shape, n)
     log_amount = math.log(AMOUNT_MEDIAN) + AMOUNT_USER_LOG_SD * rng.standard_normal(n)
     user_ids = np.array([f"u{i:06d}" for i in range(1, n + 1)], dtype=object)
+    if spec.behaviour_groups:  # independent streams: the default population is untouched
+        arrival, group = _group_arrivals(spec, start_s, end_s)
+        grng = _rng(spec.seed, _STREAM_GROUPS, 1)
+        params = np.array([g[2:6] for g in BEHAVIOUR_GROUPS], dtype=np.float64)
+        rate_mean, lifetime_mean, one_time_p, amount_median = params[group].T
+        one_time = grng.random(n) < one_time_p
+        lifetime = np.floor(
+            (_GROUP_MIN_LIFETIME_MONTHS + grng.exponential(lifetime_mean)) * _SECONDS_PER_MONTH
+        )
+        churn = np.where(
+            one_time, arrival, np.minimum(arrival + lifetime.astype(np.int64), end_s)
+        )
+        rate = grng.gamma(_GROUP_RATE_SHAPE, rate_mean / _GROUP_RATE_SHAPE)
+        log_amount = np.log(amount_median) + _GROUP_AMOUNT_LOG_SD * grng.standard_normal(n)
     return _Population(arrival, churn.astype(np.int64), rate, log_amount, user_ids)
 
 
@@ -493,6 +522,172 @@ def generate_calendar(start: date, end: date) -> Iterator[tuple[date, date]]:
     while day <= end:
         yield day, day.replace(day=1)
         day += one_day
+
+
+# --- behaviour groups and enrichment (issue 8) ------------------------------------------------
+BEHAVIOUR_GROUPS: Final[tuple[tuple[str, float, float, float, float, float, float, float,
+                                      float, float], ...]] = (
+    # name, share, purchases/month, mean lifetime (months), one-time share, median amount,
+    # median AUM, share with a balance, arrival window (fractions of start..as_of)
+    ("loyal_high_value", 0.15, 8.0, 1000.0, 0.0, 200.0, 100_000.0, 1.0, 0.0, 0.5),
+    ("regular", 0.25, 1.5, 1000.0, 0.0, 30.0, 20_000.0, 1.0, 0.0, 0.8),
+    ("lapsed", 0.25, 3.0, 2.0, 0.0, 50.0, 3_000.0, 1.0, 0.0, 0.4),
+    ("one_off", 0.20, 0.0, 1.0, 1.0, 10.0, 300.0, 0.0, 0.0, 0.9),
+    ("new", 0.15, 4.0, 1000.0, 0.0, 60.0, 10_000.0, 1.0, 0.92, 1.0),
+)
+"""Known groups of ``DemoSpec(behaviour_groups=True)``: users differ in purchase rate, lifetime,
+basket and balances, so that the clusters can be checked against them (adjusted Rand index)."""
+_GROUP_MIN_LIFETIME_MONTHS: Final = 2.0  # a repeat buyer stays at least this long
+_GROUP_RATE_SHAPE: Final = 6.0  # gamma shape of rates within a group (low dispersion)
+_GROUP_AMOUNT_LOG_SD: Final = 0.35
+_GROUP_AUM_LOG_SD: Final = 0.6
+
+COUNTRIES: Final = ("DE", "FR", "NL", "ES", "IT")
+CHANNELS: Final = ("organic", "paid_search", "social", "referral", "partner")
+AGE_BANDS: Final = ("18-24", "25-34", "35-44", "45-54", "55+")
+# P(channel), P(age band) for high-value and other users: the enrichment attributes over-index
+# in the best groups, so that the profiles have something to find. Country is independent.
+_CHANNEL_P: Final = {
+    "high": (0.25, 0.10, 0.05, 0.45, 0.15),
+    "other": (0.35, 0.30, 0.25, 0.05, 0.05),
+}
+_AGE_P: Final = {"high": (0.02, 0.13, 0.30, 0.35, 0.20), "other": (0.25, 0.35, 0.20, 0.12, 0.08)}
+_COUNTRY_P: Final = (0.35, 0.25, 0.15, 0.15, 0.10)
+
+UserRow = tuple[str, str, str, date, str]
+"""(user_id, country, acquisition_channel, signup_date, age_band) of ``dim_users``."""
+BalanceRow = tuple[str, date, Decimal]
+"""(user_id, start_date, aum) of ``fact_balances``."""
+
+
+def _group_arrivals(spec: DemoSpec, start_s: int, end_s: int) -> tuple[IntArray, IntArray]:
+    """Arrival instants (ascending, so user ids stay in arrival order) and the group of each
+    user: groups are drawn first, then an arrival uniform in the group's window."""
+    rng = _rng(spec.seed, _STREAM_GROUPS, 0)
+    shares = np.array([g[1] for g in BEHAVIOUR_GROUPS])
+    group = rng.choice(len(BEHAVIOUR_GROUPS), size=spec.n_users, p=shares / shares.sum())
+    window = np.array([g[8:10] for g in BEHAVIOUR_GROUPS], dtype=np.float64)[group]
+    x = window[:, 0] + rng.random(spec.n_users) * (window[:, 1] - window[:, 0])
+    arrival = start_s + np.floor(x * (end_s - 1 - start_s)).astype(np.int64)
+    order = np.argsort(arrival, kind="stable")
+    return arrival[order], group[order].astype(np.int64)
+
+
+def _behaviour_groups(spec: DemoSpec) -> IntArray:
+    start_s = _epoch_seconds_floor(datetime.combine(spec.start, time()))
+    return _group_arrivals(spec, start_s, _epoch_seconds_ceil(spec.as_of))[1]
+
+
+def generate_user_groups(spec: DemoSpec) -> list[tuple[str, str]]:
+    """(user_id, behaviour group) of every demo user: the ground truth of a grouped demo."""
+    if not spec.behaviour_groups:
+        raise ValueError("the demo has behaviour groups only with behaviour_groups=True")
+    names = [g[0] for g in BEHAVIOUR_GROUPS]
+    return [(f"u{i + 1:06d}", names[g]) for i, g in enumerate(_behaviour_groups(spec).tolist())]
+
+
+def _is_high_value(spec: DemoSpec, pop: _Population) -> npt.NDArray[np.bool_]:
+    if spec.behaviour_groups:
+        return _behaviour_groups(spec) == 0
+    value = np.log1p(pop.rate) + pop.log_amount
+    return value >= np.quantile(value, 0.75)
+
+
+def _enrichment_population(spec: DemoSpec) -> tuple[_Population, int]:
+    start_s = _epoch_seconds_floor(datetime.combine(spec.start, time()))
+    end_s = _epoch_seconds_ceil(spec.as_of)
+    return _population(spec, start_s, end_s), end_s
+
+
+def generate_users(spec: DemoSpec) -> list[UserRow]:
+    """``dim_users``: attributes that are not used to segment (country, acquisition channel,
+    signup date: up to 30 days before the first payment, age band). Channel and age band lean
+    towards referral and older bands for the high-value users; country is independent."""
+    pop, _end_s = _enrichment_population(spec)
+    rng = _rng(spec.seed, _STREAM_ENRICHMENT, 0)
+    high = _is_high_value(spec, pop)
+    n = spec.n_users
+    country = rng.choice(len(COUNTRIES), size=n, p=_COUNTRY_P)
+    channel_high = rng.choice(len(CHANNELS), size=n, p=_CHANNEL_P["high"])
+    channel_other = rng.choice(len(CHANNELS), size=n, p=_CHANNEL_P["other"])
+    age_high = rng.choice(len(AGE_BANDS), size=n, p=_AGE_P["high"])
+    age_other = rng.choice(len(AGE_BANDS), size=n, p=_AGE_P["other"])
+    channel = np.where(high, channel_high, channel_other)
+    age = np.where(high, age_high, age_other)
+    lead_days = rng.integers(0, 31, size=n)
+    rows: list[UserRow] = []
+    for i in range(n):
+        signup = _from_epoch_seconds(int(pop.arrival[i])).date() - timedelta(days=int(lead_days[i]))
+        rows.append((str(pop.user_ids[i]), COUNTRIES[country[i]], CHANNELS[channel[i]], signup,
+                     AGE_BANDS[age[i]]))
+    return rows
+
+
+def generate_balances(spec: DemoSpec) -> list[BalanceRow]:
+    """``fact_balances``: one row per user who holds assets (start date between the first
+    payment and ``as_of``, assets under management log-normal; larger for bigger spenders, or
+    by group with ``behaviour_groups``)."""
+    pop, end_s = _enrichment_population(spec)
+    rng = _rng(spec.seed, _STREAM_ENRICHMENT, 1)
+    n = spec.n_users
+    if spec.behaviour_groups:
+        group = _behaviour_groups(spec)
+        has = rng.random(n) < np.array([g[7] for g in BEHAVIOUR_GROUPS])[group]
+        log_aum = np.log(np.array([g[6] for g in BEHAVIOUR_GROUPS])[group])
+        log_aum = log_aum + _GROUP_AUM_LOG_SD * rng.standard_normal(n)
+    else:
+        has = rng.random(n) < 0.6
+        log_aum = math.log(3_000.0) + 1.5 * (pop.log_amount - math.log(AMOUNT_MEDIAN))
+        log_aum = log_aum + 0.8 * rng.standard_normal(n)
+    start = pop.arrival + np.floor(rng.random(n) * np.minimum(end_s - pop.arrival, 60 * 86_400))
+    rows: list[BalanceRow] = []
+    for i in np.flatnonzero(has).tolist():
+        cents = max(1, int(round(math.exp(float(log_aum[i])) * 100.0)))
+        rows.append((str(pop.user_ids[i]), _from_epoch_seconds(int(start[i])).date(),
+                     _cents_to_decimal(cents)))
+    return rows
+
+
+def load_enrichment(
+    conn: PgConnection,
+    users: Iterable[UserRow],
+    balances: Iterable[BalanceRow],
+    groups: Iterable[tuple[str, str]] | None = None,
+    schema: str = "raw",
+) -> dict[str, int]:
+    """Replace the optional sources ``<schema>.dim_users`` and ``<schema>.fact_balances`` (and
+    ``demo_user_groups``, the ground truth of a grouped demo, dropped when ``groups`` is None);
+    commit; return the row counts. Like ``load_raw``, tables are dropped with CASCADE."""
+    tables = {
+        "dim_users": ("user_id text, country text, acquisition_channel text, signup_date date, "
+                      "age_band text", users),
+        "fact_balances": ("user_id text, start_date date, aum numeric", balances),
+        "demo_user_groups": ("user_id text, behaviour_group text", groups),
+    }
+    counts: dict[str, int] = {}
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            for name, (columns, rows) in tables.items():
+                table = sql.Identifier(schema, name)
+                cur.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table))
+                if rows is None:
+                    continue
+                cur.execute(sql.SQL("CREATE TABLE {} (" + columns + ")").format(table))
+                names = [c.split()[0] for c in columns.split(", ")]
+                lines = (
+                    "\t".join(
+                        _COPY_NULL if v is None else _copy_text(str(v)) for v in row
+                    ) + "\n"
+                    for row in rows
+                )
+                counts[name] = _copy_in(cur, table, names, lines, conn)
+                cur.execute(sql.SQL("ANALYZE {}").format(table))
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return counts
 
 
 # --- loading -----------------------------------------------------------------------------------

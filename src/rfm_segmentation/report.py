@@ -475,8 +475,9 @@ details { margin-top: 0.5em; } .note { color: #555; }
 """
 
 
-def render_html(data: ReportData, pngs: Mapping[str, bytes]) -> str:
-    """The self-contained page: PNGs as data URIs, the numbers as tables and as JSON."""
+def render_html(data: ReportData, pngs: Mapping[str, bytes], extra_html: str = "") -> str:
+    """The self-contained page: PNGs as data URIs, the numbers as tables and as JSON
+    (``extra_html``: further sections, e.g. the clusters', before the JSON)."""
 
     def image(key: str, alt: str) -> str:
         encoded = base64.b64encode(pngs[key]).decode("ascii")
@@ -520,7 +521,7 @@ period).</p>
 segment the seed rfm_segment_map gives it, and counts its users.</p>
 {image("rf_grid", "R x F grid of the current users")}
 {_grid_table(data)}
-
+{extra_html}
 <script type="application/json" id="report-data">
 {payload}
 </script>
@@ -536,7 +537,8 @@ def build_report(where: engines.Warehouse | database.Connection, schema: str,
                  out_dir: Path) -> ReportData:
     """Read the marts of ``schema``, write the three PNGs and ``report.html`` into ``out_dir``
     (created if missing) and return the numbers plotted with the files' paths."""
-    marts = _fetch(engines.as_warehouse(where), schema)
+    warehouse = engines.as_warehouse(where)
+    marts = _fetch(warehouse, schema)
     segments = ordered_segments(
         [*marts.segment_map.values(), *(s for _, s in marts.mix),
          *(s for pair in marts.transitions for s in pair)]
@@ -568,7 +570,16 @@ def build_report(where: engines.Warehouse | database.Connection, schema: str,
     data.segment_mix_png.write_bytes(pngs["segment_mix"])
     data.transitions_png.write_bytes(pngs["transitions"])
     data.rf_grid_png.write_bytes(pngs["rf_grid"])
-    data.html.write_text(render_html(data, pngs), encoding="utf-8")
+    # issue 8: the clusters' sections, only once `rfm clusters` has stored a model (the
+    # clustering step runs on PostgreSQL)
+    from rfm_segmentation.clusters import report_sections  # pandas: only when drawing
+
+    clusters = (
+        report_sections.build(warehouse.connection, schema, out_dir)
+        if isinstance(warehouse, engines.PostgresWarehouse) else None
+    )
+    extra = clusters.html if clusters else ""
+    data.html.write_text(render_html(data, pngs, extra), encoding="utf-8")
     return data
 
 

@@ -1,0 +1,41 @@
+{#-
+    The latest version of cluster_model_scaler (written by `rfm clusters`); no rows (same
+    columns) while the table does not exist.
+-#}
+{%- set model_table = source('cluster_model', 'cluster_model_scaler') %}
+
+with
+
+{% if segment_relation_exists(model_table) -%}
+source_rows as (
+    select * from {{ model_table }}
+),
+
+latest_version as (
+    select max(model_version) as model_version
+    from source_rows
+),
+
+latest_rows as (
+    select
+        source_rows.model_version,
+        source_rows.feature_name,
+        source_rows.feature_mean,
+        source_rows.feature_scale
+    from source_rows
+    inner join latest_version
+        on source_rows.model_version = latest_version.model_version
+)
+
+{%- else -%}
+latest_rows as (
+    select
+        cast(null as {{ dbt.type_int() }}) as model_version,
+        cast(null as {{ rfm_type('text') }}) as feature_name,
+        cast(null as {{ rfm_type('double') }}) as feature_mean,
+        cast(null as {{ rfm_type('double') }}) as feature_scale
+    where 1 = 0
+)
+{%- endif %}
+
+select * from latest_rows

@@ -1,0 +1,37 @@
+{#-
+    Optional source: when raw.fact_balances does not exist, an empty result with the same columns.
+-#}
+{{- rfm_check_raw_schema() }}
+{%- set has_balances = segment_relation_exists(source('enrichment', 'fact_balances')) %}
+
+with
+
+{% if has_balances -%}
+source_balances as (
+    select * from {{ source('enrichment', 'fact_balances') }}
+),
+
+balances as (
+    select
+        trim(user_id) as user_id,
+        cast(start_date as date) as start_date,
+        cast(aum as {{ dbt.type_numeric() }}) as aum
+    from source_balances
+    where
+        user_id is not null
+        and trim(user_id) <> ''
+        and start_date is not null
+        and aum >= 0
+)
+
+{%- else -%}
+balances as (
+    select
+        cast(null as {{ rfm_type('text') }}) as user_id,
+        cast(null as date) as start_date,
+        cast(null as {{ dbt.type_numeric() }}) as aum
+    where 1 = 0
+)
+{%- endif %}
+
+select * from balances
