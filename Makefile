@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup report demo test lint bench stop clean
+.PHONY: setup report ltv demo test lint bench stop clean
 
 setup: $(STAMP)  ## create .venv and install the project (quick when done)
 
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 report: setup  ## HTML + PNG report of the built marts (segment mix, transitions, R x F grid)
 	$(BIN)/rfm report
+
+ltv: setup  ## lifetime value: candidates compared out of time, predictions -> rfm_segments_current
+	$(BIN)/rfm ltv
 
 demo: setup  ## embedded PostgreSQL + demo data + dbt build + summary
 	$(BIN)/rfm demo

@@ -9,6 +9,7 @@
     rfm exec -- CMD...        any command with the connection set (e.g. sqlfluff lint)
     rfm summary               segments of the latest period
     rfm report                HTML + PNG charts of the marts
+    rfm ltv                   choose and train the lifetime-value model, write ltv_predictions
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 
 from rfm_segmentation import bench, database, demo_data, report, summary
+from rfm_segmentation.ltv import command as ltv_command
 
 DEMO_SPEC = demo_data.DemoSpec()
 
@@ -190,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     exec_.set_defaults(handler=cmd_exec)
     report.register(sub)
     bench.register(sub)
+    ltv_command.register(sub)
     return parser
 
 
