@@ -42,7 +42,7 @@ final as (
         current_segments.*,
         ltv_predictions.predicted_revenue as predicted_ltv,
         ltv_predictions.predicted_payments,
-        ltv_predictions.model as ltv_model,
+        ltv_predictions.ltv_model,
         ltv_predictions.as_of as ltv_as_of
     from current_segments
     left join ltv_predictions

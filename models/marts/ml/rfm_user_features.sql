@@ -22,7 +22,10 @@
 {%- if horizon is none -%}
     {{ rfm_var_error('ltv_horizon_periods', 'null', 'expected an integer >= 1') }}
 {%- endif -%}
-{%- set by_user = 'partition by ' ~ rfm_text_in_byte_order('user_id') ~ ' order by snapshot_period' -%}
+{%- set by_user = 'partition by ' ~ rfm_text_in_byte_order('user_id')
+    ~ ' order by snapshot_period' -%}
+{%- set tenure_days = dbt.datediff('first_payment_at', 'snapshot_at', 'day') -%}
+{%- set payment_span_days = dbt.datediff('first_payment_at', 'last_payment_at', 'day') -%}
 {%- set trailing_windows = [1, 3, 6] %}
 
 with
@@ -116,9 +119,7 @@ final as (
         first_payment_at,
         last_payment_at,
         recency_days,
-        cast(
-            {{ dbt.datediff('first_payment_at', 'snapshot_at', 'day') }} as {{ dbt.type_int() }}
-        ) as tenure_days,
+        cast({{ tenure_days }} as {{ dbt.type_int() }}) as tenure_days,  -- noqa: LT05
         cast(tenure_periods as {{ dbt.type_int() }}) as tenure_periods,
         frequency,
         monetary,
@@ -133,10 +134,8 @@ final as (
         lifetime_revenue / lifetime_payments as avg_order_value,
         case
             when lifetime_payments > 1
-                then cast(
-                    {{ dbt.datediff('first_payment_at', 'last_payment_at', 'day') }}
-                    as {{ dbt.type_float() }}
-                ) / (lifetime_payments - 1)
+                then cast({{ payment_span_days }} as {{ dbt.type_float() }})  -- noqa: LT05
+                    / (lifetime_payments - 1)
         end as mean_days_between_payments,
         recency_score,
         frequency_score,

@@ -35,7 +35,7 @@ predictions as (
         cast(null as {{ dbt.type_float() }}) as predicted_payments,
         cast(null as {{ dbt.type_int() }}) as horizon_periods,
         cast(null as {{ dbt.type_timestamp() }}) as as_of,
-        cast(null as {{ dbt.type_string() }}) as model,
+        cast(null as {{ dbt.type_string() }}) as model,  -- noqa: RF04
         cast(null as {{ dbt.type_timestamp() }}) as trained_at
     where 1 = 0
 ),
@@ -48,7 +48,7 @@ final as (
         cast(predicted_payments as {{ dbt.type_float() }}) as predicted_payments,
         cast(horizon_periods as {{ dbt.type_int() }}) as horizon_periods,
         cast(as_of as {{ dbt.type_timestamp() }}) as as_of,
-        cast(model as {{ dbt.type_string() }}) as model,
+        cast(model as {{ dbt.type_string() }}) as ltv_model,
         cast(trained_at as {{ dbt.type_timestamp() }}) as trained_at
     from predictions
 )

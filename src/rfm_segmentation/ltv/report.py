@@ -114,11 +114,11 @@ def current_tables(segments: list[tuple[Any, ...]], top: list[tuple[Any, ...]]
                            "-" if mean is None else f"{mean:,.2f}",
                            "-" if total is None else f"{total:,.2f}")
     users = Table(title=f"Top {len(top)} current users by predicted_ltv")
-    for name in ("user_id", "rfm_segment", "segment_since", "frequency", "monetary",
-                 "predicted_payments", "predicted_ltv", "ltv_model"):
-        users.add_column(name, justify="right" if name in (
-            "frequency", "monetary", "predicted_payments", "predicted_ltv") else "left")
-    for user, segment, since, freq, monetary, payments, ltv, model in top:
+    for name in ("user_id", "rfm_segment", "since", "frequency", "monetary",
+                 "pred. payments", "predicted_ltv"):
+        users.add_column(name, justify="left" if name in (
+            "user_id", "rfm_segment", "since") else "right")
+    for user, segment, since, freq, monetary, payments, ltv, _ in top:
         users.add_row(user, segment, str(since), f"{freq:,}", f"{monetary:,.2f}",
-                      f"{payments:,.2f}", f"{ltv:,.2f}", model)
+                      f"{payments:,.2f}", f"{ltv:,.2f}")
     return by_segment, users
