@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rfm_segmentation import demo_data
+from rfm_segmentation import database, demo_data
 from rfm_segmentation.ltv.simulate import SimulationSpec, simulate_payments
 
 from conftest import Warehouse
@@ -42,14 +42,22 @@ def build(warehouse: Warehouse, rows: list[Any], as_of: datetime) -> None:
     result.assert_ok()
 
 
+@pytest.fixture(scope="module")
+def full(server: database.Connection, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """The project built once on the whole generated data."""
+    built = Warehouse(database.ensure_database(server, "rfm_test_features_full", recreate=True),
+                      tmp_path_factory.mktemp("features_full"))
+    build(built, simulate_payments(SPEC), SPEC.as_of)
+    return built
+
+
 def features(warehouse: Warehouse, where: str = "true") -> dict[tuple[date, str], dict]:
     rows = warehouse.query(f"select * from analytics.rfm_user_features where {where}")
     return {(r["snapshot_period"], r["user_id"]): r for r in rows}
 
 
-def test_features_and_labels_equal_plain_python_sums(warehouse: Warehouse) -> None:
+def test_features_and_labels_equal_plain_python_sums(full: Warehouse) -> None:
     rows = simulate_payments(SPEC)
-    build(warehouse, rows, SPEC.as_of)
     by_user: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
     for _, user, when, amount in rows:
         by_user[user].append((when, amount))
@@ -62,7 +70,7 @@ def test_features_and_labels_equal_plain_python_sums(warehouse: Warehouse) -> No
         j = bisect.bisect_left(times, hi)
         return j - i, sum((a for _, a in by_user[user][i:j]), Decimal(0))
 
-    built = features(warehouse)
+    built = features(full)
     assert built, "no feature rows"
     labelled = 0
     for (period, user), row in built.items():
@@ -90,29 +98,22 @@ def test_features_and_labels_equal_plain_python_sums(warehouse: Warehouse) -> No
     assert labelled > 1000
 
 
-def test_no_look_ahead(warehouse: Warehouse, server: Any, tmp_path: Any) -> None:
-    """The features of a period, rebuilt from the payments truncated at its snapshot_at (and
-    rfm_as_of = snapshot_at), are identical column by column."""
+def test_no_look_ahead(full: Warehouse, warehouse: Warehouse) -> None:
+    """The features of a period, rebuilt in another database from the payments truncated at its
+    snapshot_at (and rfm_as_of = snapshot_at), are identical column by column."""
     rows = simulate_payments(SPEC)
-    build(warehouse, rows, SPEC.as_of)
-    full = features(warehouse, f"snapshot_period = '{CHECKED_PERIOD}'")
+    complete = features(full, f"snapshot_period = '{CHECKED_PERIOD}'")
     cutoff = datetime.combine(month_add(CHECKED_PERIOD, 1), datetime.min.time())
-    assert all(r["snapshot_at"] == cutoff for r in full.values())
-    assert any(r["is_label_complete"] for r in full.values())
+    assert all(r["snapshot_at"] == cutoff for r in complete.values())
+    assert any(r["is_label_complete"] for r in complete.values())
 
-    from rfm_segmentation import database
-
-    truncated = Warehouse(
-        database.ensure_database(server, "rfm_test_features_truncated", recreate=True),
-        tmp_path / "truncated",
-    )
-    build(truncated, [r for r in rows if r[2] < cutoff], cutoff)
-    past = features(truncated, f"snapshot_period = '{CHECKED_PERIOD}'")
-    assert past.keys() == full.keys()
+    build(warehouse, [r for r in rows if r[2] < cutoff], cutoff)
+    past = features(warehouse, f"snapshot_period = '{CHECKED_PERIOD}'")
+    assert past.keys() == complete.keys()
     differences = [
-        (key, column, full[key][column], past[key][column])
-        for key in full for column in full[key]
-        if column not in LABELS and full[key][column] != past[key][column]
+        (key, column, complete[key][column], past[key][column])
+        for key in complete for column in complete[key]
+        if column not in LABELS and complete[key][column] != past[key][column]
     ]
     assert not differences, differences[:5]
     assert all(r["next_revenue"] is None and not r["is_label_complete"] for r in past.values())
