@@ -11,7 +11,7 @@ export DBT_TARGET := $(TARGET)
 ENGINES ?= postgres,duckdb,spark
 export RFM_TEST_ENGINES := $(ENGINES)
 
-.PHONY: setup report demo clusters test lint bench stop clean
+.PHONY: setup report ltv demo clusters test lint bench stop clean
 
 setup: $(STAMP)  ## create .venv and install the project (quick when done)
 
@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 
 report: setup  ## HTML + PNG report of the built marts (segment mix, transitions, R x F grid)
 	$(BIN)/rfm report
+
+ltv: setup  ## lifetime value: candidates compared out of time, predictions -> rfm_segments_current
+	$(BIN)/rfm ltv
 
 demo: setup  ## embedded PostgreSQL (or TARGET=duckdb|spark) + demo data + dbt build + summary
 	$(BIN)/rfm demo

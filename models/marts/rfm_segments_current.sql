@@ -3,6 +3,8 @@
     With var reverse_etl_role set, that role may select this table (and use its schema), and
     nothing else of the project. See docs/reverse_etl.md for the columns a diff-based sync
     should compare.
+    The lifetime-value prediction of `rfm ltv` (docs/ltv.md) is joined beside the segment:
+    null before the first training run, or for users who arrived after it.
 -#}
 {%- set reverse_etl_role = rfm_reverse_etl_role() -%}
 {{ config(
@@ -24,11 +26,27 @@ latest_period as (
     from history
 ),
 
+ltv_predictions as (
+    select * from {{ ref('stg_ml__ltv_predictions') }}
+),
+
 current_segments as (
     select history.*
     from history
     inner join latest_period
         on history.snapshot_period = latest_period.snapshot_period
+),
+
+final as (
+    select
+        current_segments.*,
+        ltv_predictions.predicted_revenue as predicted_ltv,
+        ltv_predictions.predicted_payments,
+        ltv_predictions.ltv_model,
+        ltv_predictions.as_of as ltv_as_of
+    from current_segments
+    left join ltv_predictions
+        on current_segments.user_id = ltv_predictions.user_id
 )
 
-select * from current_segments
+select * from final

@@ -12,6 +12,7 @@ DuckDB / Spark with DBT_TARGET=duckdb|spark (`make demo TARGET=duckdb`).
     rfm summary               segments of the latest period
     rfm report                HTML + PNG charts of the marts
     rfm clusters              fit the k-means segments, store the model, assign them in dbt
+    rfm ltv                   choose and train the lifetime-value model, write ltv_predictions
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 from rich.console import Console
 
 from rfm_segmentation import bench, clusters, database, demo_data, engines, report, summary
+from rfm_segmentation.ltv import command as ltv_command
 
 DEMO_SPEC = demo_data.DemoSpec()
 
@@ -217,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.register(sub)
     bench.register(sub)
     clusters.register(sub)
+    ltv_command.register(sub)
     return parser
 
 

@@ -46,7 +46,8 @@ ranked_within_payment_id as (
         case
             when row_rejection_reason is null
                 then row_number() over (
-                        partition by {{ rfm_text_in_byte_order("payment_id") }}, row_rejection_reason
+                        partition by
+                            {{ rfm_text_in_byte_order("payment_id") }}, row_rejection_reason
                         order by
                             payment_date, payment_amount, {{ rfm_text_in_byte_order("user_id") }}
                     )

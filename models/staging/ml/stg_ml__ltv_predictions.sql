@@ -1,0 +1,56 @@
+{#-
+    The lifetime-value predictions written by `rfm ltv` (source ml.ltv_predictions), typed.
+    The source table exists only after the first `rfm ltv`: the relation is looked up at compile
+    time, and when it is missing this view is empty with the same columns, so that a fresh
+    `dbt build` (before any training) still builds rfm_segments_current, with null predictions.
+    `rfm ltv` rebuilds this view and its children once it has written the table.
+-#}
+{%- set ltv_schema = var('ltv_schema', 'ml') | string -%}
+{%- if not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_$]{0,62}', ltv_schema) -%}
+    {{ rfm_var_error('ltv_schema', ltv_schema, "expected a schema name ([A-Za-z_][A-Za-z0-9_$]*)") }}
+{%- endif -%}
+{%- set predictions_source = source('ml', 'ltv_predictions') -%}
+{%- set predictions_relation = load_relation(predictions_source) if execute else none %}
+
+with
+
+{% if predictions_relation is not none -%}
+predictions as (
+    select
+        user_id,
+        predicted_revenue,
+        predicted_payments,
+        horizon_periods,
+        as_of,
+        model,
+        trained_at
+    from {{ predictions_source }}
+),
+{%- else -%}
+-- no predictions yet: no rows, same columns
+predictions as (
+    select
+        cast(null as {{ rfm_type('text') }}) as user_id,
+        cast(null as {{ rfm_type('double') }}) as predicted_revenue,
+        cast(null as {{ rfm_type('double') }}) as predicted_payments,
+        cast(null as {{ dbt.type_int() }}) as horizon_periods,
+        cast(null as {{ dbt.type_timestamp() }}) as as_of,
+        cast(null as {{ rfm_type('text') }}) as model,  -- noqa: RF04
+        cast(null as {{ dbt.type_timestamp() }}) as trained_at
+    where 1 = 0
+),
+{%- endif %}
+
+final as (
+    select
+        cast(user_id as {{ rfm_type('text') }}) as user_id,
+        cast(predicted_revenue as {{ rfm_type('double') }}) as predicted_revenue,
+        cast(predicted_payments as {{ rfm_type('double') }}) as predicted_payments,
+        cast(horizon_periods as {{ dbt.type_int() }}) as horizon_periods,
+        cast(as_of as {{ dbt.type_timestamp() }}) as as_of,
+        cast(model as {{ rfm_type('text') }}) as ltv_model,
+        cast(trained_at as {{ dbt.type_timestamp() }}) as trained_at
+    from predictions
+)
+
+select * from final

@@ -1,0 +1,98 @@
+"""`rfm ltv`: train, compare and choose the lifetime-value model out of time, write the
+predictions to the warehouse and rebuild the current segments so the CRM gets predicted_ltv."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from rfm_segmentation import database, engines
+from rfm_segmentation.ltv import pipeline, report, warehouse
+
+
+def cmd_ltv(args: argparse.Namespace, console: Console, root: Path) -> int:
+    if engines.engine_from_env() != "postgres":
+        console.print("[red]rfm ltv: the training step runs on PostgreSQL only "
+                      f"(DBT_TARGET={engines.engine_from_env()}); rfm_user_features and the "
+                      "predicted_ltv columns build on every engine[/]")
+        return 2
+    connection = database.resolve(root)
+    schema = args.schema or os.environ.get("DBT_SCHEMA", "analytics")
+    started = time.perf_counter()
+    console.rule("[bold]1/4 features")
+    console.print(connection.describe())
+    try:
+        periods, horizon = warehouse.load_periods(connection, schema)
+        plan = pipeline.make_plan(periods, horizon, train_cutoffs=args.train_cutoffs)
+        features = warehouse.load_features(connection, schema, plan.periods_needed)
+    except pipeline.InsufficientDataError as error:
+        console.print(f"[red]rfm ltv: {error}[/]")
+        return 1
+    console.print(
+        f"{schema}.{warehouse.FEATURES_TABLE}: {len(periods)} periods, horizon {horizon} "
+        f"periods; loaded {len(features):,} rows of {len(plan.periods_needed)} periods"
+    )
+    console.rule("[bold]2/4 candidates, out of time")
+    outcome = pipeline.run(features, plan, seed=args.seed, progress=console.print)
+    for message in outcome.messages:
+        console.print(f"[yellow]note:[/] {message}")
+    console.print(report.candidates_table(outcome))
+    console.print(f"chosen: [bold]{outcome.chosen}[/] ({outcome.reason})")
+
+    console.rule("[bold]3/4 write")
+    trained_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    warehouse.write(connection, args.ltv_schema, outcome, trained_at)
+    out = Path(args.out) if args.out else root / ".local" / "ltv"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(report.markdown(outcome, trained_at), encoding="utf-8")
+    console.print(
+        f"{args.ltv_schema}.{warehouse.PREDICTIONS_TABLE}: {len(outcome.predictions):,} rows; "
+        f"{args.ltv_schema}.{warehouse.REPORT_TABLE} and {out / 'report.md'}: the figures"
+    )
+    if args.no_dbt:
+        console.print(f"done in {time.perf_counter() - started:.1f}s (dbt not run: --no-dbt)")
+        return 0
+
+    console.rule("[bold]4/4 dbt: the current segments with predicted_ltv")
+    from rfm_segmentation import cli  # the `rfm dbt` machinery (lock per schema); cli imports us
+
+    dbt_vars = {**json.loads(args.dbt_vars or "{}"), "ltv_schema": args.ltv_schema}
+    code = cli.cmd_dbt(
+        argparse.Namespace(dbt_args=["build", "--select", "stg_ml__ltv_predictions+",
+                                     "--vars", json.dumps(dbt_vars)]),
+        console, root,
+    )
+    if code != 0:
+        console.print(f"[red]dbt build failed (exit {code})[/]")
+        return code
+    segments, top = report.fetch_current(connection, schema)
+    for table in report.current_tables(segments, top):
+        console.print(table)
+    console.print(f"done in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``ltv`` verb to the ``rfm`` command."""
+    verb = sub.add_parser(
+        "ltv", help="train/choose the lifetime-value model out of time, write ltv_predictions"
+    )
+    verb.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    verb.add_argument("--train-cutoffs", type=int, default=6,
+                      help="labelled periods the supervised models train on (default 6)")
+    verb.add_argument("--schema", default=None,
+                      help="schema of the marts (default: $DBT_SCHEMA or analytics)")
+    verb.add_argument("--ltv-schema", default=os.environ.get("LTV_SCHEMA", "ml"),
+                      help="schema of ltv_predictions (dbt var ltv_schema; default ml)")
+    verb.add_argument("--out", default=None, help="report folder (default .local/ltv)")
+    verb.add_argument("--dbt-vars", default=None,
+                      help="extra dbt --vars (JSON) for the rebuild, e.g. reverse_etl_role")
+    verb.add_argument("--no-dbt", action="store_true",
+                      help="only write the predictions; do not rebuild rfm_segments_current")
+    verb.set_defaults(handler=cmd_ltv)
