@@ -1,20 +1,8 @@
 {#-
-    Issue 8 (clusters and segment profiles): optional inputs and portable statistics.
+    Issue 8 (clusters and segment profiles): portable statistics and the vars they read.
     Only standard SQL (arithmetic, sqrt, exp, abs, case), so the same models build on PostgreSQL,
     DuckDB and Spark. tests/python/test_profiles.py checks the approximations against scipy.
 -#}
-
-{#- Jinja: true when the relation (a source() or ref()) exists in the warehouse. Optional inputs
-    (dim_users, fact_balances, the cluster model tables written by `rfm clusters`) are read only
-    when they exist; the models fall back to an empty, typed result otherwise. False while dbt
-    parses (nothing is read then). -#}
-{% macro segment_relation_exists(relation) -%}
-    {%- if not execute -%}
-        {{- return(false) -}}
-    {%- endif -%}
-    {{- return(load_relation(relation) is not none) -}}
-{%- endmacro %}
-
 
 {#- SQL: the two-sided p-value of a standard normal statistic z, P(|Z| >= |z|) = erfc(|z|/sqrt 2),
     by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7). Beyond |z| = 37 the p-value is

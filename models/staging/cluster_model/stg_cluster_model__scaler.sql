@@ -2,11 +2,12 @@
     The latest version of cluster_model_scaler (written by `rfm clusters`); no rows (same
     columns) while the table does not exist.
 -#}
+{{- rfm_check_schema_var('cluster_model_schema', none) }}
 {%- set model_table = source('cluster_model', 'cluster_model_scaler') %}
 
 with
 
-{% if segment_relation_exists(model_table) -%}
+{% if rfm_relation_exists(model_table) -%}
 source_rows as (
     select * from {{ model_table }}
 ),

@@ -2,7 +2,7 @@
     Optional source: when raw.fact_balances does not exist, an empty result with the same columns.
 -#}
 {{- rfm_check_raw_schema() }}
-{%- set has_balances = segment_relation_exists(source('enrichment', 'fact_balances')) %}
+{%- set has_balances = rfm_relation_exists(source('enrichment', 'fact_balances')) %}
 
 with
 

@@ -2,7 +2,7 @@
     Optional source: when raw.dim_users does not exist, an empty result with the same columns.
 -#}
 {{- rfm_check_raw_schema() }}
-{%- set has_users = segment_relation_exists(source('enrichment', 'dim_users')) %}
+{%- set has_users = rfm_relation_exists(source('enrichment', 'dim_users')) %}
 
 with
 

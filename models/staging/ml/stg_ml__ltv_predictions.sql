@@ -5,16 +5,12 @@
     `dbt build` (before any training) still builds rfm_segments_current, with null predictions.
     `rfm ltv` rebuilds this view and its children once it has written the table.
 -#}
-{%- set ltv_schema = var('ltv_schema', 'ml') | string -%}
-{%- if not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_$]{0,62}', ltv_schema) -%}
-    {{ rfm_var_error('ltv_schema', ltv_schema, "expected a schema name ([A-Za-z_][A-Za-z0-9_$]*)") }}
-{%- endif -%}
-{%- set predictions_source = source('ml', 'ltv_predictions') -%}
-{%- set predictions_relation = load_relation(predictions_source) if execute else none %}
+{{- rfm_check_schema_var('ltv_schema', 'ml') -}}
+{%- set predictions_source = source('ml', 'ltv_predictions') %}
 
 with
 
-{% if predictions_relation is not none -%}
+{% if rfm_relation_exists(predictions_source) -%}
 predictions as (
     select
         user_id,
