@@ -71,8 +71,36 @@
 
 
 {#- SQL: "and <column> >= <first tested period>" when the tests are scoped, else nothing.
-    history_ref: ref('rfm_segments_history'), passed in so that the test declares the ref. -#}
-{% macro rfm_tested_periods_filter(column, history_ref) -%}
+    history_ref: ref('rfm_segments_history'), passed in so that the test declares the ref;
+    periods_before: check that many periods more (rfm_user_features rewrites ltv_horizon_periods
+    periods before the history's recomputed ones). -#}
+{% macro rfm_tested_periods_filter(column, history_ref, periods_before=0) -%}
     {%- set start = rfm_tested_periods_start(history_ref) -%}
+    {%- if start is not none and periods_before -%}
+        {%- set start = rfm_shift_period(start, -periods_before) -%}
+    {%- endif -%}
     {%- if start is not none %} and {{ column }} >= {{ rfm_date_literal(start) }}{% endif -%}
+{%- endmacro %}
+
+
+{#-
+    rfm_user_features on an incremental run: fails when its stored rows were built with another
+    ltv_horizon_periods. Their labels (and payments_last_horizon) count another number of
+    periods, and an incremental run rewrites only the last ones: it needs a --full-refresh.
+-#}
+{% macro rfm_check_stored_horizon(horizon) -%}
+    {%- if not execute -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set stored = run_query(
+        'select distinct horizon_periods from ' ~ this ~ ' where snapshot_period = '
+        ~ '(select max(snapshot_period) from ' ~ this ~ ')'
+    ).columns[0].values() | list -%}
+    {%- if stored | length > 0 and stored != [horizon] -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ " was built with ltv_horizon_periods=" ~ (stored | join(', '))
+            ~ ", this run has ltv_horizon_periods=" ~ horizon
+            ~ ": rebuild it with --full-refresh"
+        ) }}
+    {%- endif -%}
 {%- endmacro %}

@@ -122,7 +122,7 @@ def marts(warehouse: Warehouse) -> tuple[list[dict], ...]:
     return tuple(
         sorted(warehouse.table(name, "1"), key=lambda row: [str(v) for v in row.values()])
         for name in ("rfm_segments_history", "rfm_segment_transitions", "rfm_segment_summary",
-                     "rfm_segments_current")
+                     "rfm_segments_current", "rfm_user_features")
     )
 
 

@@ -3,18 +3,30 @@
     beside them (docs: rfm_user_features_semantics).
 
     Features use only clean payments before the row's snapshot_at: the history's columns (already
-    point in time) and running/trailing sums over the dense user x period grid of the history,
-    whose period p holds exactly the payments of period p (all before snapshot_at). Labels sum
-    the payments of the next ltv_horizon_periods periods (rows following in the same grid) and
-    are filled only when that window has closed by rfm_as_of.
+    point in time) and sums over the dense user x period grid of the history, whose period p holds
+    exactly the payments of period p (all before snapshot_at). Every sum is a difference of one
+    running total: lifetime = running sum of the period's payments, last k periods = lifetime
+    - lifetime k rows before, label = lifetime `horizon` rows ahead - lifetime. One sort per user,
+    one pass.
 
-    A table, rebuilt each run: labels of the last ltv_horizon_periods stored periods change when
-    a new period closes, and the trailing windows reach 6 periods back, so an incremental run
-    would have to recompute max(lookback, horizon) + 6 periods of every user; the rebuild is one
-    pass over the history (users x periods) and a per-user-period aggregation of the payments.
+    Incremental, like the history. A run re-reads the payments of the periods from
+    `recompute_from` (the last stored period minus rfm_lookback_periods: the history's own
+    recompute window) and rewrites the rows from `rewrite_from` = recompute_from - horizon on,
+    because those rows' labels count payments of the recomputed periods (older rows' label
+    windows had closed when they were written, so they never change). The rows of the
+    `longest_window` periods before rewrite_from are read back from {{ this }} as context: their
+    stored lifetime totals start the running totals and feed the differences; the period values
+    of [rewrite_from, recompute_from) are their stored payments_last_1 / revenue_last_1, so the
+    features count exactly the payments the history counted.
 -#}
 {{ config(
-    pre_hook=[rfm_session_tuning()],
+    materialized='incremental',
+    incremental_strategy=rfm_incremental_strategy(),
+    unique_key='snapshot_period',
+    partition_by=rfm_partition_by('snapshot_period'),
+    on_schema_change='fail',
+    pre_hook=[rfm_lock_model(), rfm_session_tuning()],
+    post_hook=[rfm_analyze()],
     indexes=[{'columns': ['snapshot_period', 'user_id'], 'unique': true}],
 ) }}
 
@@ -22,16 +34,32 @@
 {%- if horizon is none -%}
     {{ rfm_var_error('ltv_horizon_periods', 'null', 'expected an integer >= 1') }}
 {%- endif -%}
+{%- set trailing_windows = [1, 3, 6] -%}
+{%- set longest_window = ([horizon] + trailing_windows) | max -%}
+{%- set recompute_from = rfm_incremental_bounds().recompute_from -%}
+{%- set rewrite_from = none -%}
+{%- if recompute_from -%}
+    {%- set rewrite_from = rfm_shift_period(recompute_from, -horizon) -%}
+    {%- set context_from = rfm_shift_period(rewrite_from, -longest_window) -%}
+    {%- set state_period = rfm_shift_period(rewrite_from, -1) -%}
+    {{- rfm_check_stored_horizon(horizon) -}}
+{%- endif -%}
 {%- set by_user = 'partition by ' ~ rfm_text_in_byte_order('user_id')
     ~ ' order by snapshot_period' -%}
 {%- set tenure_days = dbt.datediff('first_payment_at', 'snapshot_at', 'day') -%}
 {%- set payment_span_days = dbt.datediff('first_payment_at', 'last_payment_at', 'day') -%}
-{%- set trailing_windows = [1, 3, 6] %}
+{%- set history_columns = [
+    'snapshot_at', 'is_period_closed', 'first_payment_at', 'last_payment_at', 'recency_days',
+    'frequency', 'monetary', 'recency_score', 'frequency_score', 'monetary_score', 'rfm_segment',
+] %}
 
 with
 
 history as (
     select * from {{ ref('rfm_segments_history') }}
+    {%- if rewrite_from %}
+    where snapshot_period >= {{ rfm_date_literal(rewrite_from) }}
+    {%- endif %}
 ),
 
 payments as (
@@ -41,6 +69,9 @@ payments as (
         payment_amount
     from {{ ref('stg_billing__payments') }}
     where rejection_reason is null
+    {%- if recompute_from %}
+        and payment_date >= {{ rfm_date_literal(recompute_from) }}
+    {%- endif %}
 ),
 
 payments_per_user_period as (
@@ -53,53 +84,147 @@ payments_per_user_period as (
     group by 1, 2
 ),
 
--- every clean payment falls in a period of its user's grid (the grid runs from the user's first
--- payment to the latest period, and no clean payment is at or after rfm_as_of)
+{%- if rewrite_from %}
+
+stored as (
+    select
+        user_id,
+        snapshot_period,
+        tenure_periods,
+        lifetime_payments,
+        lifetime_revenue,
+        payments_last_1,
+        revenue_last_1
+    from {{ this }}
+    where
+        snapshot_period >= {{ rfm_date_literal(context_from) }}
+        and snapshot_period < {{ rfm_date_literal(recompute_from) }}
+),
+{%- endif %}
+
+-- the rows this run writes, with the payments and revenue of their own period
 activity as (
     select
         history.*,
+        {%- if rewrite_from %}
+        coalesce(
+            stored.payments_last_1, payments_per_user_period.payments, 0
+        ) as period_payments,
+        coalesce(stored.revenue_last_1, payments_per_user_period.revenue, 0) as period_revenue
+        {%- else %}
         coalesce(payments_per_user_period.payments, 0) as period_payments,
         coalesce(payments_per_user_period.revenue, 0) as period_revenue
+        {%- endif %}
     from history
     left join payments_per_user_period
         on
             history.user_id = payments_per_user_period.user_id
             and history.snapshot_period = payments_per_user_period.period_start
+    {%- if rewrite_from %}
+    left join stored
+        on
+            history.user_id = stored.user_id
+            and history.snapshot_period = stored.snapshot_period
+    {%- endif %}
+),
+
+-- what the running totals add up, row by row: a period's own values, or (context rows) the
+-- stored totals of the period before rewrite_from
+grid as (
+    select
+        snapshot_period,
+        user_id,
+        {%- for column in history_columns %}
+        {{ column }},
+        {%- endfor %}
+        false as is_context,
+        cast(null as {{ dbt.type_bigint() }}) as stored_lifetime_payments,
+        cast(null as {{ rfm_type('money') }}) as stored_lifetime_revenue,
+        1 as tenure_step,
+        period_payments as payments_step,
+        period_revenue as revenue_step
+    from activity
+    {%- if rewrite_from %}
+    union all
+    select
+        snapshot_period,
+        user_id,
+        {%- for column in history_columns %}
+        null as {{ column }},
+        {%- endfor %}
+        true as is_context,
+        lifetime_payments as stored_lifetime_payments,
+        lifetime_revenue as stored_lifetime_revenue,
+        case
+            when snapshot_period = {{ rfm_date_literal(state_period) }} then tenure_periods else 0
+        end as tenure_step,
+        case
+            when snapshot_period = {{ rfm_date_literal(state_period) }} then lifetime_payments
+            else 0
+        end as payments_step,
+        case
+            when snapshot_period = {{ rfm_date_literal(state_period) }} then lifetime_revenue
+            else 0
+        end as revenue_step
+    from stored
+    where snapshot_period < {{ rfm_date_literal(rewrite_from) }}
+    {%- endif %}
+),
+
+running as (
+    select
+        *,
+        sum(tenure_step) over (
+            {{ by_user }} rows between unbounded preceding and current row
+        ) as running_tenure,
+        sum(payments_step) over (
+            {{ by_user }} rows between unbounded preceding and current row
+        ) as running_payments,
+        sum(revenue_step) over (
+            {{ by_user }} rows between unbounded preceding and current row
+        ) as running_revenue
+    from grid
+),
+
+lifetime as (
+    select
+        *,
+        coalesce(stored_lifetime_payments, running_payments) as lifetime_payments,
+        coalesce(stored_lifetime_revenue, running_revenue) as lifetime_revenue
+    from running
 ),
 
 windowed as (
     select
         *,
-        row_number() over ({{ by_user }}) as tenure_periods,
-        sum(period_payments) over (
-            {{ by_user }} rows between unbounded preceding and current row
-        ) as lifetime_payments,
-        sum(period_revenue) over (
-            {{ by_user }} rows between unbounded preceding and current row
-        ) as lifetime_revenue,
         {%- for periods in trailing_windows %}
-        sum(period_payments) over (
-            {{ by_user }} rows between {{ periods - 1 }} preceding and current row
-        ) as payments_last_{{ periods }},
-        sum(period_revenue) over (
-            {{ by_user }} rows between {{ periods - 1 }} preceding and current row
-        ) as revenue_last_{{ periods }},
+        lifetime_payments
+        - coalesce(lag(lifetime_payments, {{ periods }}) over ({{ by_user }}), 0)
+            as payments_last_{{ periods }},
+        lifetime_revenue
+        - coalesce(lag(lifetime_revenue, {{ periods }}) over ({{ by_user }}), 0)
+            as revenue_last_{{ periods }},
         {%- endfor %}
-        sum(period_payments) over (
-            {{ by_user }} rows between {{ horizon - 1 }} preceding and current row
-        ) as payments_last_horizon,
-        sum(period_revenue) over (
-            {{ by_user }} rows between {{ horizon - 1 }} preceding and current row
-        ) as revenue_last_horizon,
+        lifetime_payments
+        - coalesce(lag(lifetime_payments, {{ horizon }}) over ({{ by_user }}), 0)
+            as payments_last_horizon,
+        lifetime_revenue
+        - coalesce(lag(lifetime_revenue, {{ horizon }}) over ({{ by_user }}), 0)
+            as revenue_last_horizon,
         -- labels: the next `horizon` periods of the same dense grid
-        sum(period_payments) over (
-            {{ by_user }} rows between 1 following and {{ horizon }} following
-        ) as future_payments,
-        sum(period_revenue) over (
-            {{ by_user }} rows between 1 following and {{ horizon }} following
-        ) as future_revenue,
+        lead(lifetime_payments, {{ horizon }}) over ({{ by_user }})
+        - lifetime_payments as future_payments,
+        lead(lifetime_revenue, {{ horizon }}) over ({{ by_user }})
+        - lifetime_revenue as future_revenue
+    from lifetime
+),
+
+label_windows as (
+    select
+        *,
         {{ dbt.dateadd(rfm_grain(), horizon, 'snapshot_at') }} as label_window_end_at
-    from activity
+    from windowed
+    where not is_context
 ),
 
 labelled as (
@@ -107,7 +232,7 @@ labelled as (
         *,
         is_period_closed
         and label_window_end_at <= {{ rfm_as_of() }} as is_label_complete
-    from windowed
+    from label_windows
 ),
 
 final as (
@@ -120,17 +245,17 @@ final as (
         last_payment_at,
         recency_days,
         cast({{ tenure_days }} as {{ dbt.type_int() }}) as tenure_days,  -- noqa: LT05
-        cast(tenure_periods as {{ dbt.type_int() }}) as tenure_periods,
+        cast(running_tenure as {{ dbt.type_int() }}) as tenure_periods,
         frequency,
         monetary,
         cast(lifetime_payments as {{ dbt.type_bigint() }}) as lifetime_payments,
-        lifetime_revenue,
+        cast(lifetime_revenue as {{ rfm_type('money') }}) as lifetime_revenue,
         {%- for periods in trailing_windows %}
         cast(payments_last_{{ periods }} as {{ dbt.type_bigint() }}) as payments_last_{{ periods }},
-        revenue_last_{{ periods }},
+        cast(revenue_last_{{ periods }} as {{ rfm_type('money') }}) as revenue_last_{{ periods }},
         {%- endfor %}
         cast(payments_last_horizon as {{ dbt.type_bigint() }}) as payments_last_horizon,
-        revenue_last_horizon,
+        cast(revenue_last_horizon as {{ rfm_type('money') }}) as revenue_last_horizon,
         cast(lifetime_revenue / lifetime_payments as {{ rfm_type('money') }}) as avg_order_value,
         case
             when lifetime_payments > 1
@@ -147,7 +272,9 @@ final as (
         case
             when is_label_complete then cast(future_payments as {{ dbt.type_bigint() }})
         end as next_payments,
-        case when is_label_complete then future_revenue end as next_revenue
+        case
+            when is_label_complete then cast(future_revenue as {{ rfm_type('money') }})
+        end as next_revenue
     from labelled
 )
 

@@ -1,0 +1,38 @@
+-- The row rules of rfm_user_features, checked in one pass; each failing row says which rule it
+-- breaks first. A scheduled build checks the rows it rewrote: the history's recomputed periods
+-- and the ltv_horizon_periods periods before them (macros/rfm_incremental.sql).
+
+with
+
+features as (
+    select * from {{ ref('rfm_user_features') }}
+    where true{{- rfm_tested_periods_filter(
+        'snapshot_period', ref('rfm_segments_history'),
+        rfm_positive_int_var('ltv_horizon_periods', 3, 1)
+    ) }}
+),
+
+checked as (
+    select
+        snapshot_period,
+        user_id,
+        case
+            when is_label_complete and (next_payments is null or next_revenue is null)
+                then 'a complete label is null'
+            when not is_label_complete and (next_payments is not null or next_revenue is not null)
+                then 'an incomplete label is filled'
+            when lifetime_payments < 1 then 'lifetime_payments < 1'
+            when not (
+                    payments_last_1 <= payments_last_3
+                    and payments_last_3 <= payments_last_6
+                    and payments_last_6 <= lifetime_payments
+                ) then 'trailing sums do not nest'
+            when payments_last_horizon > lifetime_payments
+                then 'payments_last_horizon > lifetime_payments'
+            when tenure_periods < 1 then 'tenure_periods < 1'
+        end as broken_rule
+    from features
+)
+
+select * from checked
+where broken_rule is not null
