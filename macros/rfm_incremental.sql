@@ -72,8 +72,8 @@
 
 {#- SQL: "and <column> >= <first tested period>" when the tests are scoped, else nothing.
     history_ref: ref('rfm_segments_history'), passed in so that the test declares the ref;
-    periods_before: check that many periods more (rfm_user_features rewrites ltv_horizon_periods
-    periods before the history's recomputed ones). -#}
+    periods_before: check that many periods more (the labels of rfm_user_features change
+    ltv_horizon_periods periods before the history's recomputed ones). -#}
 {% macro rfm_tested_periods_filter(column, history_ref, periods_before=0) -%}
     {%- set start = rfm_tested_periods_start(history_ref) -%}
     {%- if start is not none and periods_before -%}
@@ -84,21 +84,26 @@
 
 
 {#-
-    rfm_user_features on an incremental run: fails when its stored rows were built with another
-    ltv_horizon_periods. Their labels (and payments_last_horizon) count another number of
-    periods, and an incremental run rewrites only the last ones: it needs a --full-refresh.
+    Fails when the stored features (int_user_features, default: the model being built) were
+    built with another ltv_horizon_periods than this run's: their payments_last_horizon counts
+    another number of periods, an incremental run rewrites only the last periods, and the labels
+    of rfm_user_features would not match horizon_periods. It needs a --full-refresh.
 -#}
-{% macro rfm_check_stored_horizon(horizon) -%}
+{% macro rfm_check_stored_horizon(horizon, relation=none) -%}
     {%- if not execute -%}
         {{- return('') -}}
     {%- endif -%}
+    {%- set stored_relation = load_relation(relation if relation is not none else this) -%}
+    {%- if stored_relation is none -%}
+        {{- return('') -}}
+    {%- endif -%}
     {%- set stored = run_query(
-        'select distinct horizon_periods from ' ~ this ~ ' where snapshot_period = '
-        ~ '(select max(snapshot_period) from ' ~ this ~ ')'
+        'select distinct horizon_periods from ' ~ stored_relation ~ ' where snapshot_period = '
+        ~ '(select max(snapshot_period) from ' ~ stored_relation ~ ')'
     ).columns[0].values() | list -%}
     {%- if stored | length > 0 and stored != [horizon] -%}
         {{ exceptions.raise_compiler_error(
-            this ~ " was built with ltv_horizon_periods=" ~ (stored | join(', '))
+            stored_relation ~ " was built with ltv_horizon_periods=" ~ (stored | join(', '))
             ~ ", this run has ltv_horizon_periods=" ~ horizon
             ~ ": rebuild it with --full-refresh"
         ) }}

@@ -1,6 +1,7 @@
--- The row rules of rfm_user_features, checked in one pass; each failing row says which rule it
--- breaks first. A scheduled build checks the rows it rewrote: the history's recomputed periods
--- and the ltv_horizon_periods periods before them (macros/rfm_incremental.sql).
+-- The row rules of rfm_user_features (a view: no not-null constraints), checked in one pass;
+-- each failing row says which rule it breaks first. A scheduled build checks the periods whose
+-- rows it changed: the history's recomputed periods, and the ltv_horizon_periods periods
+-- before them, whose labels count payments of those (macros/rfm_incremental.sql).
 
 with
 
@@ -17,6 +18,10 @@ checked as (
         snapshot_period,
         user_id,
         case
+            when
+                snapshot_period is null or user_id is null or snapshot_at is null
+                or is_period_closed is null or is_label_complete is null
+                then 'a key or flag column is null'
             when is_label_complete and (next_payments is null or next_revenue is null)
                 then 'a complete label is null'
             when not is_label_complete and (next_payments is not null or next_revenue is not null)

@@ -131,18 +131,20 @@ def test_wrong_horizon_fails_naming_the_var(warehouse: Warehouse, value: str) ->
 
 def test_incremental_run_with_another_horizon_fails_asking_for_a_full_refresh(
         warehouse: Warehouse) -> None:
-    """Stored labels count HORIZON periods; an incremental run with another horizon would mix
-    two label definitions, so it stops and says how to rebuild."""
+    """The stored features count HORIZON periods (payments_last_horizon, horizon_periods); a run
+    with another horizon would mix two definitions with the view's labels, so it stops (at the
+    features table and at the view) and says how to rebuild."""
     build(warehouse, simulate_payments(SPEC), SPEC.as_of)
-    result = warehouse.dbt(
-        "build", "--select", "rfm_user_features",
-        vars={"rfm_as_of": SPEC.as_of.isoformat(sep=" "), "ltv_horizon_periods": HORIZON + 1},
-    )
-    assert result.returncode != 0
-    assert f"built with ltv_horizon_periods={HORIZON}" in result.output, result.output[-2000:]
+    for selection in ("rfm_user_features", "int_user_features+"):
+        result = warehouse.dbt(
+            "build", "--select", selection,
+            vars={"rfm_as_of": SPEC.as_of.isoformat(sep=" "), "ltv_horizon_periods": HORIZON + 1},
+        )
+        assert result.returncode != 0
+        assert f"built with ltv_horizon_periods={HORIZON}" in result.output, result.output[-2000:]
     assert "--full-refresh" in result.output
     result = warehouse.dbt(
-        "build", "--select", "rfm_user_features", "--full-refresh",
+        "build", "--select", "int_user_features+", "--full-refresh",
         vars={"rfm_as_of": SPEC.as_of.isoformat(sep=" "), "ltv_horizon_periods": HORIZON + 1},
     )
     result.assert_ok()
