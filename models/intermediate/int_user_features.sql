@@ -8,10 +8,12 @@
     per user, two window passes.
 
     Incremental, like the history: a run rewrites the periods from `recompute_from` (the last
-    stored period minus rfm_lookback_periods) and reads only their payments. The stored rows of
-    the `longest_window` periods before it are read back as context: their lifetime totals start
-    the running totals and feed the differences. Labels are not stored: they change as periods
-    close, and rfm_user_features (a view) takes them as differences of the stored lifetimes.
+    stored period minus rfm_lookback_periods) and reads only their payments. The stored lifetime
+    totals of the `longest_window` periods before it are read back, one row per user
+    (`stored_state`, `payments_before_j` = lifetime at recompute_from - j periods): they start
+    the running totals, and a row fewer than k periods after recompute_from takes its
+    "lifetime k periods before" from them. Labels are not stored: they change as periods close,
+    and rfm_user_features (a view) takes them as differences of the stored lifetimes.
 -#}
 {{ config(
     materialized='incremental',
@@ -34,17 +36,14 @@
 {%- set recompute_from = rfm_incremental_bounds().recompute_from -%}
 {%- if recompute_from -%}
     {%- set context_from = rfm_shift_period(recompute_from, -longest_window) -%}
-    {%- set state_period = rfm_shift_period(recompute_from, -1) -%}
     {{- rfm_check_stored_horizon(horizon) -}}
 {%- endif -%}
 {%- set by_user = 'partition by ' ~ rfm_text_in_byte_order('user_id')
     ~ ' order by snapshot_period' -%}
 {%- set tenure_days = dbt.datediff('first_payment_at', 'snapshot_at', 'day') -%}
 {%- set payment_span_days = dbt.datediff('first_payment_at', 'last_payment_at', 'day') -%}
-{%- set history_columns = [
-    'snapshot_at', 'is_period_closed', 'first_payment_at', 'last_payment_at', 'recency_days',
-    'frequency', 'monetary', 'recency_score', 'frequency_score', 'monetary_score', 'rfm_segment',
-] %}
+{%- set lags = (trailing_windows + [horizon]) | unique | list -%}
+{%- set sums = {'payments': 'lifetime_payments', 'revenue': 'lifetime_revenue'} %}
 
 with
 
@@ -79,17 +78,31 @@ payments_per_user_period as (
 
 {%- if recompute_from %}
 
-stored as (
+-- the stored totals of the longest_window periods before recompute_from, one row per user
+stored_state as (
     select
         user_id,
-        snapshot_period,
-        tenure_periods,
-        lifetime_payments,
-        lifetime_revenue
+        max(
+            case
+                when snapshot_period = {{ rfm_date_literal(rfm_shift_period(recompute_from, -1)) }}
+                    then tenure_periods
+            end
+        ) as tenure_before,
+        {%- for j in range(1, longest_window + 1) %}
+        {%- for name, column in sums.items() %}
+        max(
+            case
+                when snapshot_period = {{ rfm_date_literal(rfm_shift_period(recompute_from, -j)) }}
+                    then {{ column }}
+            end
+        ) as {{ name }}_before_{{ j }}{{ ',' if not (loop.last and j == longest_window) }}
+        {%- endfor %}
+        {%- endfor %}
     from {{ this }}
     where
         snapshot_period >= {{ rfm_date_literal(context_from) }}
         and snapshot_period < {{ rfm_date_literal(recompute_from) }}
+    group by user_id
 ),
 {%- endif %}
 
@@ -97,6 +110,13 @@ stored as (
 activity as (
     select
         history.*,
+        {%- if recompute_from %}
+        stored_state.tenure_before,
+        {%- for j in range(1, longest_window + 1) %}
+        stored_state.payments_before_{{ j }},
+        stored_state.revenue_before_{{ j }},
+        {%- endfor %}
+        {%- endif %}
         coalesce(payments_per_user_period.payments, 0) as period_payments,
         coalesce(payments_per_user_period.revenue, 0) as period_revenue
     from history
@@ -104,91 +124,70 @@ activity as (
         on
             history.user_id = payments_per_user_period.user_id
             and history.snapshot_period = payments_per_user_period.period_start
-),
-
--- what the running totals add up, row by row: a period's own values, or (context rows) the
--- stored totals of the period before recompute_from
-grid as (
-    select
-        snapshot_period,
-        user_id,
-        {%- for column in history_columns %}
-        {{ column }},
-        {%- endfor %}
-        false as is_context,
-        cast(null as {{ dbt.type_bigint() }}) as stored_lifetime_payments,
-        cast(null as {{ rfm_type('money') }}) as stored_lifetime_revenue,
-        1 as tenure_step,
-        period_payments as payments_step,
-        period_revenue as revenue_step
-    from activity
     {%- if recompute_from %}
-    union all
-    select
-        snapshot_period,
-        user_id,
-        {%- for column in history_columns %}
-        null as {{ column }},
-        {%- endfor %}
-        true as is_context,
-        lifetime_payments as stored_lifetime_payments,
-        lifetime_revenue as stored_lifetime_revenue,
-        case
-            when snapshot_period = {{ rfm_date_literal(state_period) }} then tenure_periods else 0
-        end as tenure_step,
-        case
-            when snapshot_period = {{ rfm_date_literal(state_period) }} then lifetime_payments
-            else 0
-        end as payments_step,
-        case
-            when snapshot_period = {{ rfm_date_literal(state_period) }} then lifetime_revenue
-            else 0
-        end as revenue_step
-    from stored
+    left join stored_state
+        on history.user_id = stored_state.user_id
     {%- endif %}
-),
-
-running as (
-    select
-        *,
-        sum(tenure_step) over (
-            {{ by_user }} rows between unbounded preceding and current row
-        ) as running_tenure,
-        sum(payments_step) over (
-            {{ by_user }} rows between unbounded preceding and current row
-        ) as running_payments,
-        sum(revenue_step) over (
-            {{ by_user }} rows between unbounded preceding and current row
-        ) as running_revenue
-    from grid
 ),
 
 lifetime as (
     select
         *,
-        coalesce(stored_lifetime_payments, running_payments) as lifetime_payments,
-        coalesce(stored_lifetime_revenue, running_revenue) as lifetime_revenue
-    from running
+        {%- for name, column in sums.items() %}
+        {%- if recompute_from %}
+        coalesce({{ name }}_before_1, 0)
+        + sum(period_{{ name }}) over (
+            {{ by_user }} rows between unbounded preceding and current row
+        ) as {{ column }},
+        {%- else %}
+        sum(period_{{ name }}) over (
+            {{ by_user }} rows between unbounded preceding and current row
+        ) as {{ column }},
+        {%- endif %}
+        {%- endfor %}
+        row_number() over ({{ by_user }}) as grid_position
+    from activity
+),
+
+-- the lifetime totals k periods before each row: a row of this run, or a stored one
+earlier as (
+    select
+        *,
+        {%- for k in lags %}
+        {%- for name, column in sums.items() %}
+        coalesce(
+            {%- if recompute_from %}
+            case
+                when grid_position > {{ k }} then lag({{ column }}, {{ k }}) over ({{ by_user }})
+                {%- for i in range(1, k + 1) %}
+                when grid_position = {{ i }} then {{ name }}_before_{{ k - i + 1 }}
+                {%- endfor %}
+            end,
+            {%- else %}
+            lag({{ column }}, {{ k }}) over ({{ by_user }}),
+            {%- endif %}
+            0
+        ) as {{ name }}_{{ k }}_before,
+        {%- endfor %}
+        {%- endfor %}
+        {%- if recompute_from %}
+        coalesce(tenure_before, 0) + grid_position as running_tenure
+        {%- else %}
+        grid_position as running_tenure
+        {%- endif %}
+    from lifetime
 ),
 
 windowed as (
     select
         *,
         {%- for periods in trailing_windows %}
-        lifetime_payments
-        - coalesce(lag(lifetime_payments, {{ periods }}) over ({{ by_user }}), 0)
-            as payments_last_{{ periods }},
-        lifetime_revenue
-        - coalesce(lag(lifetime_revenue, {{ periods }}) over ({{ by_user }}), 0)
-            as revenue_last_{{ periods }},
+        lifetime_payments - payments_{{ periods }}_before as payments_last_{{ periods }},
+        lifetime_revenue - revenue_{{ periods }}_before as revenue_last_{{ periods }},
         {%- endfor %}
-        lifetime_payments
-        - coalesce(lag(lifetime_payments, {{ horizon }}) over ({{ by_user }}), 0)
-            as payments_last_horizon,
-        lifetime_revenue
-        - coalesce(lag(lifetime_revenue, {{ horizon }}) over ({{ by_user }}), 0)
-            as revenue_last_horizon
-    from lifetime
+        lifetime_payments - payments_{{ horizon }}_before as payments_last_horizon,
+        lifetime_revenue - revenue_{{ horizon }}_before as revenue_last_horizon
+    from earlier
 ),
 
 final as (
@@ -224,7 +223,6 @@ final as (
         rfm_segment,
         cast({{ horizon }} as {{ dbt.type_int() }}) as horizon_periods
     from windowed
-    where not is_context
 )
 
 select * from final
