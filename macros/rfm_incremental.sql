@@ -97,9 +97,10 @@
     {%- if stored_relation is none -%}
         {{- return('') -}}
     {%- endif -%}
+    {#- one row of the latest period: a run writes every row of a period with one horizon -#}
     {%- set stored = run_query(
-        'select distinct horizon_periods from ' ~ stored_relation ~ ' where snapshot_period = '
-        ~ '(select max(snapshot_period) from ' ~ stored_relation ~ ')'
+        'select horizon_periods from ' ~ stored_relation ~ ' where snapshot_period = '
+        ~ '(select max(snapshot_period) from ' ~ stored_relation ~ ') limit 1'
     ).columns[0].values() | list -%}
     {%- if stored | length > 0 and stored != [horizon] -%}
         {{ exceptions.raise_compiler_error(

@@ -23,6 +23,18 @@ features as (
     select * from {{ ref('int_user_features') }}
 ),
 
+-- the same table again, as its own CTE: a CTE read twice would be materialized whole by
+-- PostgreSQL, and a reader's filter on snapshot_period would no longer reach the table
+label_end_rows as (
+    select
+        user_id,
+        snapshot_period,
+        is_period_closed,
+        lifetime_payments,
+        lifetime_revenue
+    from {{ ref('int_user_features') }}
+),
+
 label_ends as (
     select
         features.*,
@@ -39,7 +51,7 @@ labelled as (
         label_end.lifetime_payments - label_ends.lifetime_payments as future_payments,
         label_end.lifetime_revenue - label_ends.lifetime_revenue as future_revenue
     from label_ends
-    left join features as label_end
+    left join label_end_rows as label_end
         on
             label_ends.user_id = label_end.user_id
             and label_ends.label_end_period = label_end.snapshot_period
