@@ -9,7 +9,9 @@
     Stored labels would change whenever a period closes, and every scheduled run would rewrite
     `horizon` more periods of the features to keep them current.
 -#}
-{{ config(materialized='view') }}
+{#- A table on Spark: `rfm` and the tests read Spark's tables as parquet files, which a view
+    does not have. -#}
+{{ config(materialized=('table' if target.type == 'spark' else 'view')) }}
 
 {%- set horizon = rfm_positive_int_var('ltv_horizon_periods', 3, 1) -%}
 {%- if horizon is none -%}
