@@ -1,7 +1,8 @@
 -- The row rules of rfm_user_features (a view: no not-null constraints), checked in one pass;
 -- each failing row says which rule it breaks first. A scheduled build checks the periods whose
 -- rows it changed: the history's recomputed periods, and the ltv_horizon_periods periods
--- before them, whose labels count payments of those (macros/rfm_incremental.sql).
+-- before them, whose labels count payments of those (macros/rfm_incremental.sql). The view
+-- inner-joins the history and int_user_features: their grids must be the same rows.
 
 with
 
@@ -11,6 +12,44 @@ features as (
         'snapshot_period', ref('rfm_segments_history'),
         rfm_positive_int_var('ltv_horizon_periods', 3, 1)
     ) }}
+),
+
+history_rows as (
+    select
+        snapshot_period,
+        user_id
+    from {{ ref('rfm_segments_history') }}
+    where true{{- rfm_tested_periods_filter(
+            'snapshot_period', ref('rfm_segments_history'),
+            rfm_positive_int_var('ltv_horizon_periods', 3, 1)
+        ) }}
+),
+
+feature_rows as (
+    select
+        snapshot_period,
+        user_id
+    from {{ ref('int_user_features') }}
+    where true{{- rfm_tested_periods_filter(
+            'snapshot_period', ref('rfm_segments_history'),
+            rfm_positive_int_var('ltv_horizon_periods', 3, 1)
+        ) }}
+),
+
+grid_mismatches as (
+    select
+        coalesce(history_rows.snapshot_period, feature_rows.snapshot_period) as snapshot_period,
+        coalesce(history_rows.user_id, feature_rows.user_id) as user_id,
+        case
+            when feature_rows.user_id is null then 'a history row has no int_user_features row'
+            else 'an int_user_features row has no history row'
+        end as broken_rule
+    from history_rows
+    full outer join feature_rows
+        on
+            history_rows.snapshot_period = feature_rows.snapshot_period
+            and history_rows.user_id = feature_rows.user_id
+    where history_rows.user_id is null or feature_rows.user_id is null
 ),
 
 checked as (
@@ -39,5 +78,15 @@ checked as (
     from features
 )
 
-select * from checked
+select
+    snapshot_period,
+    user_id,
+    broken_rule
+from checked
 where broken_rule is not null
+union all
+select
+    snapshot_period,
+    user_id,
+    broken_rule
+from grid_mismatches

@@ -1,19 +1,23 @@
 {#-
-    The features of rfm_user_features without its labels, per (snapshot_period, user_id)
-    (docs: rfm_user_features_semantics). Features use only clean payments before the row's
-    snapshot_at: the history's columns (already point in time) and sums over the dense
-    user x period grid of the history, whose period p holds exactly the payments of period p
-    (all before snapshot_at). Every sum is a difference of one running total: lifetime = running
-    sum of the period's payments, last k periods = lifetime - lifetime k rows before. One sort
-    per user, two window passes.
+    The sums behind rfm_user_features, per (snapshot_period, user_id) (docs:
+    rfm_user_features_semantics): tenure in periods, lifetime payments and revenue, and the
+    payments and revenue of the last 1, 3, 6 and ltv_horizon_periods periods. Built from the
+    clean payments and the periods alone, on the same dense user x period grid as the history
+    (every period from the user's first clean payment on), so that dbt builds it beside the
+    history instead of after it; rfm_user_features joins the two.
+
+    Every sum is a difference of one running total: lifetime = running sum of the period's
+    payments, last k periods = lifetime - lifetime k rows before. One sort per user, two window
+    passes.
 
     Incremental, like the history: a run rewrites the periods from `recompute_from` (the last
     stored period minus rfm_lookback_periods) and reads only their payments. The stored lifetime
     totals of the `longest_window` periods before it are read back, one row per user
-    (`stored_state`, `payments_before_j` = lifetime at recompute_from - j periods): they start
-    the running totals, and a row fewer than k periods after recompute_from takes its
-    "lifetime k periods before" from them. Labels are not stored: they change as periods close,
-    and rfm_user_features (a view) takes them as differences of the stored lifetimes.
+    (`stored_state`, `payments_before_j` = lifetime at recompute_from - j periods): they continue
+    the user's grid, start the running totals, and a row fewer than k periods after
+    recompute_from takes its "lifetime k periods before" from them. Labels are not stored: they
+    change as periods close, and rfm_user_features (a view) takes them as differences of the
+    stored lifetimes.
 -#}
 {{ config(
     materialized='incremental',
@@ -40,17 +44,18 @@
 {%- endif -%}
 {%- set by_user = 'partition by ' ~ rfm_text_in_byte_order('user_id')
     ~ ' order by snapshot_period' -%}
-{%- set tenure_days = dbt.datediff('first_payment_at', 'snapshot_at', 'day') -%}
-{%- set payment_span_days = dbt.datediff('first_payment_at', 'last_payment_at', 'day') -%}
 {%- set lags = (trailing_windows + [horizon]) | unique | list -%}
 {%- set sums = {'payments': 'lifetime_payments', 'revenue': 'lifetime_revenue'} %}
 
 with
 
-history as (
-    select * from {{ ref('rfm_segments_history') }}
+periods as (
+    select
+        period_start,
+        is_period_closed
+    from {{ ref('int_rfm_periods') }}
     {%- if recompute_from %}
-    where snapshot_period >= {{ rfm_date_literal(recompute_from) }}
+    where period_start >= {{ rfm_date_literal(recompute_from) }}
     {%- endif %}
 ),
 
@@ -106,10 +111,34 @@ stored_state as (
 ),
 {%- endif %}
 
+-- a user appears in every period from the one of their first clean payment onwards
+user_grid_starts as (
+    select
+        user_id,
+        min(grid_start) as grid_start
+    from (
+        select
+            user_id,
+            min(period_start) as grid_start
+        from payments_per_user_period
+        group by 1
+        {%- if recompute_from %}
+        union all
+        select
+            user_id,
+            {{ rfm_date_literal(recompute_from) }} as grid_start
+        from stored_state
+        {%- endif %}
+    ) as grid_starts
+    group by 1
+),
+
 -- the rows this run writes, with the payments and revenue of their own period
 activity as (
     select
-        history.*,
+        user_grid_starts.user_id,
+        periods.period_start as snapshot_period,
+        periods.is_period_closed,
         {%- if recompute_from %}
         stored_state.tenure_before,
         {%- for j in range(1, longest_window + 1) %}
@@ -119,14 +148,16 @@ activity as (
         {%- endif %}
         coalesce(payments_per_user_period.payments, 0) as period_payments,
         coalesce(payments_per_user_period.revenue, 0) as period_revenue
-    from history
+    from user_grid_starts
+    inner join periods
+        on user_grid_starts.grid_start <= periods.period_start
     left join payments_per_user_period
         on
-            history.user_id = payments_per_user_period.user_id
-            and history.snapshot_period = payments_per_user_period.period_start
+            user_grid_starts.user_id = payments_per_user_period.user_id
+            and periods.period_start = payments_per_user_period.period_start
     {%- if recompute_from %}
     left join stored_state
-        on history.user_id = stored_state.user_id
+        on user_grid_starts.user_id = stored_state.user_id
     {%- endif %}
 ),
 
@@ -193,16 +224,9 @@ windowed as (
 final as (
     select
         snapshot_period,
-        snapshot_at,
-        is_period_closed,
         user_id,
-        first_payment_at,
-        last_payment_at,
-        recency_days,
-        cast({{ tenure_days }} as {{ dbt.type_int() }}) as tenure_days,  -- noqa: LT05
+        is_period_closed,
         cast(running_tenure as {{ dbt.type_int() }}) as tenure_periods,
-        frequency,
-        monetary,
         cast(lifetime_payments as {{ dbt.type_bigint() }}) as lifetime_payments,
         cast(lifetime_revenue as {{ rfm_type('money') }}) as lifetime_revenue,
         {%- for periods in trailing_windows %}
@@ -211,16 +235,6 @@ final as (
         {%- endfor %}
         cast(payments_last_horizon as {{ dbt.type_bigint() }}) as payments_last_horizon,
         cast(revenue_last_horizon as {{ rfm_type('money') }}) as revenue_last_horizon,
-        cast(lifetime_revenue / lifetime_payments as {{ rfm_type('money') }}) as avg_order_value,
-        case
-            when lifetime_payments > 1
-                then cast({{ payment_span_days }} as {{ rfm_type('double') }})  -- noqa: LT05
-                    / (lifetime_payments - 1)
-        end as mean_days_between_payments,
-        recency_score,
-        frequency_score,
-        monetary_score,
-        rfm_segment,
         cast({{ horizon }} as {{ dbt.type_int() }}) as horizon_periods
     from windowed
 )
