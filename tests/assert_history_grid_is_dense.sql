@@ -14,7 +14,7 @@ history as (
 periods as (
     select * from {{ ref('int_rfm_periods') }}
     where
-        period_start <= (select max(h.snapshot_period) from history as h)
+        period_start <= (select max(h.snapshot_period) from {{ ref('rfm_segments_history') }} as h)
     {{- rfm_tested_periods_filter('period_start', ref('rfm_segments_history')) }}
 ),
 

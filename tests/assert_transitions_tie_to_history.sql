@@ -15,11 +15,21 @@ transitions as (
     where true{{- rfm_tested_periods_filter('snapshot_period', ref('rfm_segments_history')) }}
 ),
 
+-- one pass over the history (a CTE read twice is materialized whole by PostgreSQL)
+users_per_previous_segment_or_new as (
+    select
+        snapshot_period,
+        previous_segment,
+        count(*) as users
+    from history
+    group by 1, 2
+),
+
 users_per_period as (
     select
         snapshot_period,
-        count(*) as users
-    from history
+        sum(users) as users
+    from users_per_previous_segment_or_new
     group by 1
 ),
 
@@ -59,10 +69,9 @@ users_per_previous_segment as (
     select
         snapshot_period,
         previous_segment,
-        count(*) as users
-    from history
+        users
+    from users_per_previous_segment_or_new
     where previous_segment is not null
-    group by 1, 2
 ),
 
 segment_check as (

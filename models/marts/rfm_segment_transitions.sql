@@ -20,9 +20,10 @@ history as (
     select * from {{ ref('rfm_segments_history') }}
 ),
 
+-- from the table itself, not the CTE: a CTE read twice is materialized whole by PostgreSQL
 first_period as (
     select min(snapshot_period) as snapshot_period
-    from history
+    from {{ ref('rfm_segments_history') }}
 ),
 
 recomputed_history as (

@@ -21,9 +21,10 @@ history as (
     select * from {{ ref('rfm_segments_history') }}
 ),
 
+-- from the table itself, not the CTE: a CTE read twice is materialized whole by PostgreSQL
 latest_period as (
     select max(snapshot_period) as snapshot_period
-    from history
+    from {{ ref('rfm_segments_history') }}
 ),
 
 ltv_predictions as (

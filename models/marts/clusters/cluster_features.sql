@@ -14,9 +14,10 @@ all_history as (
     select * from {{ ref('rfm_segments_history') }}
 ),
 
+-- from the table itself, not the CTE: a CTE read twice is materialized whole by PostgreSQL
 latest_period as (
     select max(snapshot_period) as snapshot_period
-    from all_history
+    from {{ ref('rfm_segments_history') }}
 ),
 
 history as (
