@@ -60,15 +60,7 @@ periods as (
 ),
 
 payments as (
-    select
-        user_id,
-        payment_date,
-        payment_amount
-    from {{ ref('stg_billing__payments') }}
-    where rejection_reason is null
-    {%- if recompute_from %}
-        and payment_date >= {{ rfm_date_literal(recompute_from) }}
-    {%- endif %}
+    {{ rfm_clean_payments(since=recompute_from) }}
 ),
 
 payments_per_user_period as (

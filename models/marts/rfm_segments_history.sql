@@ -38,15 +38,7 @@
 with
 
 payments as (
-    select
-        user_id,
-        payment_date,
-        payment_amount
-    from {{ ref('stg_billing__payments') }}
-    where rejection_reason is null
-    {%- if compute_from %}
-        and payment_date >= {{ rfm_date_literal(compute_from) }}
-    {%- endif %}
+    {{ rfm_clean_payments(since=compute_from) }}
 ),
 
 periods as (

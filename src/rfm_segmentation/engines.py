@@ -35,6 +35,16 @@ def engine_from_env(environ: Mapping[str, str] | None = None) -> str:
     return engine
 
 
+def postgres_only_refusal(command: str, step: str, builds_elsewhere: str) -> str | None:
+    """Why a PostgreSQL-only step (`rfm ltv` trains, `rfm clusters` clusters) stops when
+    DBT_TARGET names another engine; None on PostgreSQL."""
+    engine = engine_from_env()
+    if engine == "postgres":
+        return None
+    return (f"rfm {command}: the {step} step runs on PostgreSQL only (DBT_TARGET={engine});"
+            f" {builds_elsewhere}")
+
+
 class Warehouse(ABC):
     """One engine's database, as the CLI, the report and the tests use it."""
 

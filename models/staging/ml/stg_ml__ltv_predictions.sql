@@ -23,16 +23,16 @@ predictions as (
     from {{ predictions_source }}
 ),
 {%- else -%}
--- no predictions yet: no rows, same columns
+-- no predictions yet: no rows, same columns (typed once, in final)
 predictions as (
     select
-        cast(null as {{ rfm_type('text') }}) as user_id,
-        cast(null as {{ rfm_type('double') }}) as predicted_revenue,
-        cast(null as {{ rfm_type('double') }}) as predicted_payments,
-        cast(null as {{ dbt.type_int() }}) as horizon_periods,
-        cast(null as {{ dbt.type_timestamp() }}) as as_of,
-        cast(null as {{ rfm_type('text') }}) as model,  -- noqa: RF04
-        cast(null as {{ dbt.type_timestamp() }}) as trained_at
+        null as user_id,
+        null as predicted_revenue,
+        null as predicted_payments,
+        null as horizon_periods,
+        null as as_of,
+        null as model,  -- noqa: RF04
+        null as trained_at
     where 1 = 0
 ),
 {%- endif %}

@@ -138,10 +138,11 @@ def render(outcome: TrainOutcome) -> Table:
 def cmd_clusters(args: argparse.Namespace, console: Console, root: Path) -> int:
     from rfm_segmentation import engines
 
-    if engines.engine_from_env() != "postgres":
-        console.print("[red]rfm clusters: the clustering step runs on PostgreSQL only "
-                      f"(DBT_TARGET={engines.engine_from_env()}); the cluster models build on "
-                      "every engine once the model tables exist[/]")
+    refusal = engines.postgres_only_refusal(
+        "clusters", "clustering",
+        "the cluster models build on every engine once the model tables exist")
+    if refusal:
+        console.print(f"[red]{refusal}[/]")
         return 2
     connection = database.resolve(root)
     schema = args.schema or os.environ.get("DBT_SCHEMA") or "analytics"

@@ -17,10 +17,10 @@ from rfm_segmentation.ltv import pipeline, report, warehouse
 
 
 def cmd_ltv(args: argparse.Namespace, console: Console, root: Path) -> int:
-    if engines.engine_from_env() != "postgres":
-        console.print("[red]rfm ltv: the training step runs on PostgreSQL only "
-                      f"(DBT_TARGET={engines.engine_from_env()}); rfm_user_features and the "
-                      "predicted_ltv columns build on every engine[/]")
+    refusal = engines.postgres_only_refusal(
+        "ltv", "training", "rfm_user_features and the predicted_ltv columns build on every engine")
+    if refusal:
+        console.print(f"[red]{refusal}[/]")
         return 2
     connection = database.resolve(root)
     schema = args.schema or os.environ.get("DBT_SCHEMA", "analytics")
