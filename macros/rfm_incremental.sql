@@ -126,3 +126,54 @@
         and payment_date >= {{ rfm_date_literal(since) }}
     {%- endif %}
 {%- endmacro %}
+
+
+{#-
+    The first day whose raw payments an incremental run of stg_billing__payments screens again
+    (a python date): the start of the period of rfm_as_of, rfm_lookback_periods periods back,
+    so that late payments inside the lookback are screened without a full rescreen. It depends
+    on the run's vars only, so the delete (pre-hook) and the select of the model agree.
+-#}
+{% macro rfm_payments_rescreened_from() -%}
+    {{- return(rfm_shift_period(rfm_period_of(rfm_as_of_datetime()), -rfm_lookback_periods())) -}}
+{%- endmacro %}
+
+
+{#-
+    Pre-hook of stg_billing__payments on an incremental run: delete the stored rows it screens
+    again - those dated from rfm_payments_rescreened_from() on, and those without a date - or
+    every row, when the count of raw rows dated before that day differs from the stored one
+    (late rows arrived, or rows were deleted), or when a stored row before that day was
+    rejected as after_as_of (rfm_as_of moved on by more than the lookback). The model then
+    selects what the table no longer holds, in the same transaction: the rescreened rows, or
+    all of them. (Comparing the total amount as well cost 0.4 s more at M, for corrections
+    that need a --full-refresh of the history anyway.)
+-#}
+{% macro rfm_delete_rescreened_payments() -%}
+    {%- if is_incremental() -%}
+        {%- set since = rfm_date_literal(rfm_payments_rescreened_from()) -%}
+        delete from {{ this }}
+        where
+            payment_date >= {{ since }}
+            or payment_date is null
+            or exists (
+                select 1
+                from (
+                    select count(*) as row_count
+                    from {{ source('billing', 'fact_payments') }}
+                    where payment_date < {{ since }}
+                ) as raw_rows
+                cross join (
+                    select
+                        count(*) as row_count,
+                        count(case when rejection_reason = 'after_as_of' then 1 end)
+                            as after_as_of_rows
+                    from {{ this }}
+                    where payment_date < {{ since }}
+                ) as stored_rows
+                where
+                    raw_rows.row_count <> stored_rows.row_count
+                    or stored_rows.after_as_of_rows > 0
+            )
+    {%- endif -%}
+{%- endmacro %}

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import subprocess
 import uuid
+from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+import test_dbt_project
 from rfm_segmentation import engines
 from test_dbt_project import (
     assert_marts_match,
@@ -200,3 +202,79 @@ def test_late_payments_before_the_lookback_are_reported_then_included_by_full_re
         warehouse.table("rfm_segments_history", "1"), expected_history(everything, AS_OF),
         ("snapshot_period", "user_id"),
     )
+
+
+def screened_rows(rows: list[PaymentRow], as_of: datetime) -> Counter[tuple]:
+    """The reference's stg_billing__payments: every raw row, ids trimmed (ASCII spaces, as SQL
+    trim), with its rejection reason or None."""
+    def trim(value: str | None) -> str | None:
+        return None if value is None else value.strip(" ")
+
+    clean, rejected = reference.screen_payments([reference.RawPayment(*row) for row in rows], as_of)
+    return Counter(
+        [(c.payment_id, c.user_id, c.payment_date, c.payment_amount, None) for c in clean]
+        + [(trim(raw.payment_id), trim(raw.user_id), raw.payment_date, raw.payment_amount, reason)
+           for raw, reason in rejected]
+    )
+
+
+def staged_rows(warehouse: Warehouse) -> Counter[tuple]:
+    return Counter(
+        (row["payment_id"], row["user_id"], row["payment_date"], row["payment_amount"],
+         row["rejection_reason"])
+        for row in warehouse.table("stg_billing__payments", "1")
+    )
+
+
+def row_versions(warehouse: Warehouse) -> list[dict]:
+    """PostgreSQL: the transactions that wrote the staged rows dated before 2024-05-01."""
+    return warehouse.query(
+        f"select xmin::text as written_by, count(*) as row_count"
+        f" from {SCHEMA}.stg_billing__payments where payment_date < '2024-05-01'"
+        f" group by 1 order by 1"
+    )
+
+
+def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse) -> None:
+    """stg_billing__payments is incremental: a normal run screens again only the rows dated from
+    the period of rfm_as_of minus the lookback. New copies of older payment_ids are duplicates,
+    rows once after rfm_as_of become clean, and a late row dated before that day makes the run
+    screen every row again: each run equals the reference on all raw rows."""
+    warehouse = engine_warehouse
+    # one period later: the slice from 2024-05-01 covers every row rejected as after_as_of before
+    first_as_of, as_of = datetime(2024, 5, 22, 8, 30), datetime(2024, 6, 20, 12, 0)
+    rows = [row for row in test_dbt_project.payments() if row[2] is None or row[2] < as_of]
+    clean, _ = reference.screen_payments([reference.RawPayment(*row) for row in rows], as_of)
+    old_ids = [c.payment_id for c in clean if c.payment_date < datetime(2024, 3, 1)][:20]
+    assert len(old_ids) == 20
+    copies: list[PaymentRow] = [  # kept payment_ids again, dated inside the rescreened slice
+        (payment_id, "u-copy", datetime(2024, 6, 3, 10, 0), Decimal("1.5"))
+        for payment_id in old_ids
+    ] + [("p-new", "u-new", datetime(2024, 6, 4), Decimal("3")),
+         ("p-new", "u-new", datetime(2024, 6, 5), Decimal("3"))]
+    late = [(f"p-late-{n}", "u-late", datetime(2024, 2, 10 + n), Decimal("7")) for n in range(3)]
+    runs = [  # (rfm_as_of, raw rows, rows the history counts)
+        (first_as_of, rows, rows),  # the rows after first_as_of are rejected as after_as_of
+        (as_of, rows + copies, rows + copies),  # only the slice from 2024-05-01 is screened
+        (as_of, rows + copies, rows + copies),  # nothing changed
+        # late rows before the slice: every row is screened again; the history, which recomputes
+        # only its lookback, does not count them and the warning test says so
+        (as_of, rows + copies + late, rows + copies),
+    ]
+    postgres = isinstance(warehouse.backend, engines.PostgresWarehouse)
+    versions_before = None
+    for number, (run_as_of, loaded, counted) in enumerate(runs):
+        if postgres and number:  # which transactions wrote the rows before the slice
+            versions_before = row_versions(warehouse)
+        warehouse.load(loaded, CALENDAR)
+        result = warehouse.dbt("build", vars={"rfm_as_of": run_as_of.isoformat(sep=" ")})
+        result.assert_ok()
+        expected = screened_rows(loaded, run_as_of)
+        assert staged_rows(warehouse) == expected, f"staging differs at {run_as_of}"
+        assert_same_rows(warehouse.table("rfm_segments_history", "1"),
+                         expected_history(counted, run_as_of), ("snapshot_period", "user_id"))
+        if versions_before is not None:  # runs 1 and 2 keep those rows, run 3 rewrites them
+            assert (row_versions(warehouse) == versions_before) == (number < 3), number
+    assert re.search(r"warn_clean_payments_missing_from_history.*\n.*Got 3 results", result.output)
+    duplicates = [row for row in staged_rows(warehouse) if row[1] == "u-copy"]
+    assert {row[4] for row in duplicates} == {"duplicate_payment_id"}, "copies must be rejected"

@@ -1,17 +1,41 @@
 {#-
     Every raw payment row, ids trimmed, with the first rejection reason of SPEC.md that applies
     (null when the row is clean). Clean payments are the rows with a null rejection_reason;
-    the rejected ones are published by payments_rejected. Materialized as a table: it is read by
-    the history, by payments_rejected and by the tests, and the duplicate rule needs a sort of
-    all payments that should happen once per build.
+    the rejected ones are published by payments_rejected. Stored (read by the history,
+    payments_rejected and the tests), because the duplicate rule sorts the payments.
+
+    Incremental (a table on Spark): a normal run screens again only the raw rows dated from
+    rfm_payments_rescreened_from() on (the period of rfm_as_of and rfm_lookback_periods before
+    it) and those without a date; the pre-hook deletes their stored rows first, or every stored
+    row when the older raw rows changed (docs/design.md, "Cleaning"). A rescreened copy of a
+    payment_id that an older stored row keeps is a duplicate: that row is earlier.
+    On PostgreSQL a partial unique index keeps payment_id unique among the clean rows.
 -#}
-{{ config(materialized='table', pre_hook=rfm_session_tuning(), post_hook=rfm_analyze()) }}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        rfm_lock_model(),
+        rfm_session_tuning(),
+        "{{ rfm_delete_rescreened_payments() }}",
+    ],
+    post_hook=["{{ rfm_unique_clean_payment_ids() }}", rfm_analyze()],
+) }}
 {{- rfm_check_raw_schema() }}
+{%- set since = rfm_date_literal(rfm_payments_rescreened_from()) %}
 
 with
 
 source_payments as (
     select * from {{ source('billing', 'fact_payments') }}
+    {%- if is_incremental() %}
+    -- what the pre-hook deleted: the rescreened rows, or every row
+    where
+        payment_date >= {{ since }}
+        or payment_date is null
+        or not exists (select 1 from {{ this }} where payment_date < {{ since }})
+    {%- endif %}
 ),
 
 renamed as (
@@ -55,17 +79,42 @@ ranked_within_payment_id as (
     from row_checks
 ),
 
+{%- if is_incremental() %}
+
+-- the rescreened payment_ids that a stored (older) row keeps; looked up by id (PostgreSQL: in
+-- the partial unique index) instead of reading every stored id
+stored_clean_ids as (
+    select payment_id from {{ this }}
+    where
+        rejection_reason is null
+        and payment_id in (
+            select payment_id from row_checks
+            where row_rejection_reason is null
+        )
+),
+{%- endif %}
+
 screened as (
     select
-        payment_id,
-        user_id,
-        payment_date,
-        payment_amount,
+        ranked_within_payment_id.payment_id,
+        ranked_within_payment_id.user_id,
+        ranked_within_payment_id.payment_date,
+        ranked_within_payment_id.payment_amount,
         case
-            when row_rejection_reason is not null then row_rejection_reason
-            when copy_rank > 1 then 'duplicate_payment_id'
+            when ranked_within_payment_id.row_rejection_reason is not null
+                then ranked_within_payment_id.row_rejection_reason
+            when ranked_within_payment_id.copy_rank > 1 then 'duplicate_payment_id'
+            {%- if is_incremental() %}
+            when stored_clean_ids.payment_id is not null then 'duplicate_payment_id'
+            {%- endif %}
         end as rejection_reason
     from ranked_within_payment_id
+    {%- if is_incremental() %}
+    left join stored_clean_ids
+        on
+            ranked_within_payment_id.row_rejection_reason is null
+            and ranked_within_payment_id.payment_id = stored_clean_ids.payment_id
+    {%- endif %}
 )
 
 select * from screened
