@@ -97,10 +97,12 @@
     {%- if stored_relation is none -%}
         {{- return('') -}}
     {%- endif -%}
-    {#- one row of the latest period: a run writes every row of a period with one horizon -#}
+    {#- one row of the latest period: a run writes every row of a period with one horizon.
+        `order by ... limit 1` reads it through the (snapshot_period, user_id) index;
+        `where snapshot_period = (select max(...))` scanned the table (0.9 s at M). -#}
     {%- set stored = run_query(
-        'select horizon_periods from ' ~ stored_relation ~ ' where snapshot_period = '
-        ~ '(select max(snapshot_period) from ' ~ stored_relation ~ ') limit 1'
+        'select horizon_periods from ' ~ stored_relation
+        ~ ' order by snapshot_period desc limit 1'
     ).columns[0].values() | list -%}
     {%- if stored | length > 0 and stored != [horizon] -%}
         {{ exceptions.raise_compiler_error(
