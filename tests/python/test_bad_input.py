@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import psycopg2
 import pytest
 
 import test_dbt_project
@@ -275,6 +276,30 @@ def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse)
                          expected_history(counted, run_as_of), ("snapshot_period", "user_id"))
         if versions_before is not None:  # runs 1 and 2 keep those rows, run 3 rewrites them
             assert (row_versions(warehouse) == versions_before) == (number < 3), number
+        if postgres:
+            assert_one_unique_index_on_clean_ids(warehouse)
     assert re.search(r"warn_clean_payments_missing_from_history.*\n.*Got 3 results", result.output)
     duplicates = [row for row in staged_rows(warehouse) if row[1] == "u-copy"]
     assert {row[4] for row in duplicates} == {"duplicate_payment_id"}, "copies must be rejected"
+    if postgres:  # a rebuilt table is swapped in while the old one still has its index
+        warehouse.dbt("build", "--full-refresh",
+                      vars={"rfm_as_of": as_of.isoformat(sep=" ")}).assert_ok()
+        assert_one_unique_index_on_clean_ids(warehouse)
+        with pytest.raises(psycopg2.errors.UniqueViolation):
+            warehouse.execute(
+                f"insert into {SCHEMA}.stg_billing__payments"
+                f" select * from {SCHEMA}.stg_billing__payments"
+                f" where rejection_reason is null limit 1"
+            )
+
+
+def assert_one_unique_index_on_clean_ids(warehouse: Warehouse) -> None:
+    """PostgreSQL enforces unique clean payment_ids with one partial unique index (the data
+    test runs on the other engines only)."""
+    indexes = warehouse.query(
+        f"select indexdef from pg_indexes where schemaname = '{SCHEMA}'"
+        f" and tablename = 'stg_billing__payments'"
+    )
+    assert len(indexes) == 1, indexes
+    assert re.search(r"CREATE UNIQUE INDEX .* \(payment_id\) WHERE \(rejection_reason IS NULL\)",
+                     indexes[0]["indexdef"]), indexes
