@@ -141,12 +141,22 @@
 {%- endmacro %}
 
 
+{#- SQL: the payment rows (raw or stored) that an incremental run of stg_billing__payments
+    screens again - dated from rfm_payments_rescreened_from() on, or without a date. The one
+    definition read by the pre-hook's delete and by the model's select. -#}
+{% macro rfm_rescreened_payment_rows() -%}
+    (
+        payment_date >= {{ rfm_date_literal(rfm_payments_rescreened_from()) }}
+        or payment_date is null
+    )
+{%- endmacro %}
+
+
 {#-
     Pre-hook of stg_billing__payments on an incremental run: delete the stored rows it screens
-    again - those dated from rfm_payments_rescreened_from() on, and those without a date - or
-    every row, when the count of raw rows dated before that day differs from the stored one
-    (late rows arrived, or rows were deleted), or when a stored row before that day was
-    rejected as after_as_of (rfm_as_of moved on by more than the lookback). The model then
+    again (rfm_rescreened_payment_rows), or every row, when the count of raw rows dated before
+    rfm_payments_rescreened_from() differs from the stored one (late rows arrived, or rows were
+    deleted), or when a stored row before that day was rejected as after_as_of (rfm_as_of moved on by more than the lookback). The model then
     selects what the table no longer holds, in the same transaction: the rescreened rows, or
     all of them. (Comparing the total amount as well cost 0.4 s more at M, for corrections
     that need a --full-refresh of the history anyway.)
@@ -156,8 +166,7 @@
         {%- set since = rfm_date_literal(rfm_payments_rescreened_from()) -%}
         delete from {{ this }}
         where
-            payment_date >= {{ since }}
-            or payment_date is null
+            {{ rfm_rescreened_payment_rows() }}
             or exists (
                 select 1
                 from (

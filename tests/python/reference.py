@@ -231,6 +231,21 @@ def screen_payments(
     return clean, rejected
 
 
+def staged_rows(
+    raw: list[RawPayment], as_of: datetime
+) -> list[tuple[str | None, str | None, datetime | None, Decimal | None, str | None]]:
+    """What `stg_billing__payments` holds: every raw row, ids trimmed, with its rejection
+    reason (None for a clean payment), as (payment_id, user_id, payment_date, payment_amount,
+    rejection_reason), clean rows first, each list in input order."""
+    clean, rejected = screen_payments(raw, as_of)
+    return [
+        (c.payment_id, c.user_id, c.payment_date, c.payment_amount, None) for c in clean
+    ] + [
+        (_trim(r.payment_id), _trim(r.user_id), r.payment_date, r.payment_amount, reason)
+        for r, reason in rejected
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # Periods
 # --------------------------------------------------------------------------------------------

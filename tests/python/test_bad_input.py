@@ -13,12 +13,13 @@ from decimal import Decimal
 import psycopg2
 import pytest
 
-import test_dbt_project
 from rfm_segmentation import engines
 from test_dbt_project import (
+    as_raw,
     assert_marts_match,
     assert_same_rows,
     expected_history,
+    payments,
 )
 
 import reference
@@ -205,21 +206,7 @@ def test_late_payments_before_the_lookback_are_reported_then_included_by_full_re
     )
 
 
-def screened_rows(rows: list[PaymentRow], as_of: datetime) -> Counter[tuple]:
-    """The reference's stg_billing__payments: every raw row, ids trimmed (ASCII spaces, as SQL
-    trim), with its rejection reason or None."""
-    def trim(value: str | None) -> str | None:
-        return None if value is None else value.strip(" ")
-
-    clean, rejected = reference.screen_payments([reference.RawPayment(*row) for row in rows], as_of)
-    return Counter(
-        [(c.payment_id, c.user_id, c.payment_date, c.payment_amount, None) for c in clean]
-        + [(trim(raw.payment_id), trim(raw.user_id), raw.payment_date, raw.payment_amount, reason)
-           for raw, reason in rejected]
-    )
-
-
-def staged_rows(warehouse: Warehouse) -> Counter[tuple]:
+def stored_staging_rows(warehouse: Warehouse) -> Counter[tuple]:
     return Counter(
         (row["payment_id"], row["user_id"], row["payment_date"], row["payment_amount"],
          row["rejection_reason"])
@@ -244,8 +231,8 @@ def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse)
     warehouse = engine_warehouse
     # one period later: the slice from 2024-05-01 covers every row rejected as after_as_of before
     first_as_of, as_of = datetime(2024, 5, 22, 8, 30), datetime(2024, 6, 20, 12, 0)
-    rows = [row for row in test_dbt_project.payments() if row[2] is None or row[2] < as_of]
-    clean, _ = reference.screen_payments([reference.RawPayment(*row) for row in rows], as_of)
+    rows = [row for row in payments() if row[2] is None or row[2] < as_of]
+    clean, _ = reference.screen_payments(as_raw(rows), as_of)
     old_ids = [c.payment_id for c in clean if c.payment_date < datetime(2024, 3, 1)][:20]
     assert len(old_ids) == 20
     copies: list[PaymentRow] = [  # kept payment_ids again, dated inside the rescreened slice
@@ -270,8 +257,8 @@ def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse)
         warehouse.load(loaded, CALENDAR)
         result = warehouse.dbt("build", vars={"rfm_as_of": run_as_of.isoformat(sep=" ")})
         result.assert_ok()
-        expected = screened_rows(loaded, run_as_of)
-        assert staged_rows(warehouse) == expected, f"staging differs at {run_as_of}"
+        expected = Counter(reference.staged_rows(as_raw(loaded), run_as_of))
+        assert stored_staging_rows(warehouse) == expected, f"staging differs at {run_as_of}"
         assert_same_rows(warehouse.table("rfm_segments_history", "1"),
                          expected_history(counted, run_as_of), ("snapshot_period", "user_id"))
         if versions_before is not None:  # runs 1 and 2 keep those rows, run 3 rewrites them
@@ -279,7 +266,7 @@ def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse)
         if postgres:
             assert_one_unique_index_on_clean_ids(warehouse)
     assert re.search(r"warn_clean_payments_missing_from_history.*\n.*Got 3 results", result.output)
-    duplicates = [row for row in staged_rows(warehouse) if row[1] == "u-copy"]
+    duplicates = [row for row in stored_staging_rows(warehouse) if row[1] == "u-copy"]
     assert {row[4] for row in duplicates} == {"duplicate_payment_id"}, "copies must be rejected"
     if postgres:  # a rebuilt table is swapped in while the old one still has its index
         warehouse.dbt("build", "--full-refresh",

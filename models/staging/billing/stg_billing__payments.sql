@@ -32,8 +32,7 @@ source_payments as (
     {%- if is_incremental() %}
     -- what the pre-hook deleted: the rescreened rows, or every row
     where
-        payment_date >= {{ since }}
-        or payment_date is null
+        {{ rfm_rescreened_payment_rows() }}
         or not exists (select 1 from {{ this }} where payment_date < {{ since }})
     {%- endif %}
 ),
