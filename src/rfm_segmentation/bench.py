@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -527,6 +528,8 @@ class DbtRunner:
         run_results = None
         if results_path.is_file():
             run_results = json.loads(results_path.read_text())
+            # kept beside the step's log: each node's start and end, for profiling a run
+            shutil.copyfile(results_path, log_path.with_suffix(".run_results.json"))
         run = DbtRun(
             args=list(args), returncode=code, wall_s=float(measure.get("wall_s", float("nan"))),
             peak_rss_mb=float(measure.get("maxrss_kb", 0)) / 1024.0, log_path=str(log_path),
