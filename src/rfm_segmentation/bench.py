@@ -541,6 +541,14 @@ class DbtRunner:
         return run
 
 
+def _busy(build: Mapping[str, Any]) -> str:
+    """The nodes' execution times summed over the runner's span: how many threads were busy
+    on average (on 2 cores, near 2 or above means the build is bound by the CPU)."""
+    summed = sum(build["seconds_by_resource_type"].values())
+    elapsed = build.get("runner_elapsed_s")
+    return f"{summed / elapsed:.1f}" if elapsed else "n/a"
+
+
 def _vars(as_of: datetime) -> dict[str, str]:
     return {"rfm_as_of": as_of.isoformat(sep=" ")}
 
@@ -1776,6 +1784,8 @@ def _run_tables(runs: Sequence[Mapping[str, Any]], headings: bool = True) -> lis
         ["incremental: data tests, summed node time",
          *(_fmt_s(r["incremental_build"]["seconds_by_resource_type"].get("test"))
            for r in runs)],
+        ["average busy threads (node times summed ÷ runner elapsed): full / incremental",
+         *(f"{_busy(r['full_build'])} / {_busy(r['incremental_build'])}" for r in runs)],
         ["peak RSS of dbt: full / incremental",
          *(f"{r['full_build']['peak_rss_mb']:.0f} / {r['incremental_build']['peak_rss_mb']:.0f}"
            " MB" + (" (dbt only, not Spark's JVM)" if _engine(r) == "spark" else "")

@@ -90,6 +90,10 @@ def test_tiny_benchmark_naive_dbt_and_pandas_agree(
     assert data["history_rows"] == checks["naive_vs_ours"]["rows_left"] > 0
     assert result["full_build"]["history_s"] is not None
     assert result["incremental_build"]["history_s"] is not None
+    # each dbt step's run_results.json is kept beside its log, for profiling
+    kept = json.loads(next((tmp_path / "work").glob("*-incremental.run_results.json")).read_text())
+    assert {r["unique_id"] for r in kept["results"]} >= {
+        "model.rfm_segmentation.rfm_segments_history"}
 
     # the result files render
     json_path, md_path = bench.write_results(tmp_path / "out", result, {
@@ -99,6 +103,7 @@ def test_tiny_benchmark_naive_dbt_and_pandas_agree(
     })
     assert "S-normal-12" in json.loads(json_path.read_text())["runs"]
     assert "naive / ours, full build (wall)" in md_path.read_text()
+    assert "average busy threads" in md_path.read_text()
 
 
 def test_tiny_benchmark_on_duckdb_naive_dbt_and_pandas_agree(tmp_path: Path) -> None:
