@@ -156,9 +156,9 @@
     Pre-hook of stg_billing__payments on an incremental run: delete the stored rows it screens
     again (rfm_rescreened_payment_rows), or every row, when the count of raw rows dated before
     rfm_payments_rescreened_from() differs from the stored one (late rows arrived, or rows were
-    deleted), or when a stored row before that day was rejected as after_as_of (rfm_as_of moved on by more than the lookback). The model then
-    selects what the table no longer holds, in the same transaction: the rescreened rows, or
-    all of them. (Comparing the total amount as well cost 0.4 s more at M, for corrections
+    deleted), or when a stored row before that day was rejected as after_as_of (rfm_as_of
+    moved on by more than the lookback). The model then selects what the table no longer
+    holds, in the same transaction: the rescreened rows, or all of them. (Comparing the total amount as well cost 0.4 s more at M, for corrections
     that need a --full-refresh of the history anyway.)
 -#}
 {% macro rfm_delete_rescreened_payments() -%}

@@ -541,14 +541,6 @@ class DbtRunner:
         return run
 
 
-def _busy(build: Mapping[str, Any]) -> str:
-    """The nodes' execution times summed over the runner's span: how many threads were busy
-    on average (on 2 cores, near 2 or above means the build is bound by the CPU)."""
-    summed = sum(build["seconds_by_resource_type"].values())
-    elapsed = build.get("runner_elapsed_s")
-    return f"{summed / elapsed:.1f}" if elapsed else "n/a"
-
-
 def _vars(as_of: datetime) -> dict[str, str]:
     return {"rfm_as_of": as_of.isoformat(sep=" ")}
 
@@ -1557,6 +1549,14 @@ def _fmt_x(value: float | None, capped: bool = False) -> str:
         return "–"
     return (f"> {value:,.1f}×" if capped else f"{value:,.1f}×") if value >= 1 else \
         (f"> {value:.2f}×" if capped else f"{value:.2f}×")
+
+
+def _busy(build: Mapping[str, Any]) -> str:
+    """The nodes' execution times summed over the runner's span: how many threads were busy
+    on average (on 2 cores, near 2 or above means the build is bound by the CPU)."""
+    summed = sum(build["seconds_by_resource_type"].values())
+    elapsed = build.get("runner_elapsed_s")
+    return f"{summed / elapsed:.1f}" if elapsed else "n/a"
 
 
 def _fmt_mb(value: float | int | None) -> str:
