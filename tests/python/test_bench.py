@@ -94,6 +94,14 @@ def test_tiny_benchmark_naive_dbt_and_pandas_agree(
     kept = json.loads(next((tmp_path / "work").glob("*-incremental.run_results.json")).read_text())
     assert {r["unique_id"] for r in kept["results"]} >= {
         "model.rfm_segmentation.rfm_segments_history"}
+    # the timed builds are the production job; the unit tests run apart, and all of them
+    kinds = {r["unique_id"].split(".")[0] for r in kept["results"]}
+    assert "unit_test" not in kinds and "model" in kinds
+    assert result["incremental_build"]["command"] == ["dbt", *bench.PRODUCTION_BUILD]
+    unit_results = json.loads(
+        next((tmp_path / "work").glob("*-unit-tests.run_results.json")).read_text())["results"]
+    assert unit_results and {r["status"] for r in unit_results} == {"pass"}
+    assert {r["unique_id"].split(".")[0] for r in unit_results} == {"unit_test"}
 
     # the result files render
     json_path, md_path = bench.write_results(tmp_path / "out", result, {
@@ -104,6 +112,7 @@ def test_tiny_benchmark_naive_dbt_and_pandas_agree(
     assert "S-normal-12" in json.loads(json_path.read_text())["runs"]
     assert "naive / ours, full build (wall)" in md_path.read_text()
     assert "average busy threads" in md_path.read_text()
+    assert "the unit tests apart" in md_path.read_text()
 
 
 def test_tiny_benchmark_on_duckdb_naive_dbt_and_pandas_agree(tmp_path: Path) -> None:
