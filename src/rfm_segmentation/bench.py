@@ -792,7 +792,7 @@ def machine_facts(connection: database.Connection | None = None) -> dict[str, An
     except OSError:
         pass
     settings = ("server_version", "work_mem", "shared_buffers", "maintenance_work_mem",
-                "max_parallel_workers_per_gather", "jit", "effective_cache_size")
+                "max_parallel_workers_per_gather", "jit", "effective_cache_size", "wal_level")
     pg: dict[str, Any] = {}
     if connection is not None:
         with database.cursor(connection) as cur:
@@ -1616,7 +1616,8 @@ def _machine_line(machine: Mapping[str, Any], runs: Sequence[Mapping[str, Any]])
             f"PostgreSQL {pg.get('server_version')} ({machine.get('server')}; work_mem "
             f"{pg.get('work_mem')}, shared_buffers {pg.get('shared_buffers')}, "
             f"max_parallel_workers_per_gather {pg.get('max_parallel_workers_per_gather')}, "
-            f"jit {pg.get('jit')}), dbt-postgres {machine.get('dbt_postgres')} "
+            f"jit {pg.get('jit')}, wal_level {pg.get('wal_level', '?')}), "
+            f"dbt-postgres {machine.get('dbt_postgres')} "
             f"(threads {machine.get('dbt_threads', '4')})")
     if "duckdb" in used:
         parts.append(f"DuckDB {machine.get('duckdb', '?')}, dbt-duckdb "

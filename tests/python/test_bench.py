@@ -150,3 +150,15 @@ def test_tiny_benchmark_on_duckdb_naive_dbt_and_pandas_agree(tmp_path: Path) -> 
     text = md_path.read_text()
     assert "## Engines" in text and "| DuckDB | S normal, 12 mo |" in text
     assert "S normal, 12 mo, DuckDB" in text and "n/a" in text
+
+
+def test_the_embedded_server_writes_a_new_table_without_wal(server: database.Connection) -> None:
+    """The embedded server's own settings (database.EMBEDDED_SETTINGS), set at its first start:
+    the figures of benchmarks/ were measured with them."""
+    if not server.embedded:
+        pytest.skip("PGHOST is set: the server is yours and keeps its own settings")
+    with database.cursor(server) as cur:
+        cur.execute("select name, setting from pg_settings where name = any(%s)",
+                    (list(database.EMBEDDED_SETTINGS),))
+        settings = dict(cur.fetchall())
+    assert settings == {"wal_level": "minimal", "max_wal_senders": "0"}
