@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import psycopg2
 import pytest
+import yaml
 
 from rfm_segmentation import engines
 from test_dbt_project import (
@@ -265,6 +266,7 @@ def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse)
             assert (row_versions(warehouse) == versions_before) == (number < 3), number
         if postgres:
             assert_one_unique_index_on_clean_ids(warehouse)
+            assert_payment_row_checks(warehouse)
     assert re.search(r"warn_clean_payments_missing_from_history.*\n.*Got 3 results", result.output)
     duplicates = [row for row in stored_staging_rows(warehouse) if row[1] == "u-copy"]
     assert {row[4] for row in duplicates} == {"duplicate_payment_id"}, "copies must be rejected"
@@ -272,12 +274,42 @@ def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse)
         warehouse.dbt("build", "--full-refresh",
                       vars={"rfm_as_of": as_of.isoformat(sep=" ")}).assert_ok()
         assert_one_unique_index_on_clean_ids(warehouse)
+        assert_payment_row_checks(warehouse)
         with pytest.raises(psycopg2.errors.UniqueViolation):
             warehouse.execute(
                 f"insert into {SCHEMA}.stg_billing__payments"
                 f" select * from {SCHEMA}.stg_billing__payments"
                 f" where rejection_reason is null limit 1"
             )
+        # each rule of the rows, broken by a row that is otherwise clean and new
+        for broken in ("null as payment_id", "null as user_id", "0 as payment_amount",
+                       "'too_late' as rejection_reason"):
+            column = broken.split(" as ")[1]
+            values = {"payment_id": "'p-rule-check'", "user_id": "'u-rule-check'",
+                      "payment_date": "timestamp '2024-01-01'", "payment_amount": "1",
+                      "rejection_reason": "null", column: broken.split(" as ")[0]}
+            with pytest.raises(psycopg2.errors.CheckViolation):
+                warehouse.execute(
+                    f"insert into {SCHEMA}.stg_billing__payments ({', '.join(values)})"
+                    f" values ({', '.join(values.values())})"
+                )
+
+
+def assert_payment_row_checks(warehouse: Warehouse) -> None:
+    """PostgreSQL enforces the rules of the staged rows with check constraints (their data tests
+    run on the other engines only), the reasons being those of the accepted_values test."""
+    checks = {
+        row["conname"]: row["definition"] for row in warehouse.query(
+            "select conname, pg_get_constraintdef(oid) as definition from pg_constraint"
+            f" where contype = 'c' and conrelid = '{SCHEMA}.stg_billing__payments'::regclass"
+        )
+    }
+    assert set(checks) == {"clean_payment_has_payment_id", "clean_payment_has_user_id",
+                           "clean_payment_amount_is_positive", "rejection_reason_is_known"}
+    models = yaml.safe_load((ROOT / "models/staging/billing/_billing__models.yml").read_text())
+    column = next(c for c in models["models"][0]["columns"] if c["name"] == "rejection_reason")
+    reasons = column["data_tests"][0]["accepted_values"]["arguments"]["values"]
+    assert re.findall(r"'(\w+)'::text", checks["rejection_reason_is_known"]) == reasons
 
 
 def assert_one_unique_index_on_clean_ids(warehouse: Warehouse) -> None:

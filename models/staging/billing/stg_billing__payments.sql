@@ -9,7 +9,8 @@
     it) and those without a date; the pre-hook deletes their stored rows first, or every stored
     row when the older raw rows changed (docs/design.md, "Cleaning"). A rescreened copy of a
     payment_id that an older stored row keeps is a duplicate: that row is earlier.
-    On PostgreSQL a partial unique index keeps payment_id unique among the clean rows.
+    On PostgreSQL a partial unique index keeps payment_id unique among the clean rows, and check
+    constraints hold the rules of the rows (macros/cross_db.sql): both checked at every insert.
 -#}
 {{ config(
     materialized='table' if target.type == 'spark' else 'incremental',
@@ -20,7 +21,11 @@
         rfm_session_tuning(),
         "{{ rfm_delete_rescreened_payments() }}",
     ],
-    post_hook=["{{ rfm_unique_clean_payment_ids() }}", rfm_analyze()],
+    post_hook=[
+        "{{ rfm_unique_clean_payment_ids() }}",
+        "{{ rfm_payment_row_checks() }}",
+        rfm_analyze(),
+    ],
 ) }}
 {{- rfm_check_raw_schema() }}
 {%- set since = rfm_date_literal(rfm_payments_rescreened_from()) %}
