@@ -19,14 +19,18 @@ from psycopg2 import sql
 
 LIBPQ_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 
-EMBEDDED_SETTINGS: Final = {"wal_level": "minimal", "max_wal_senders": "0"}
+EMBEDDED_SETTINGS: Final = {"wal_level": "minimal", "max_wal_senders": "0",
+                             "deadlock_timeout": "100"}
 """What the embedded server sets apart from PostgreSQL's defaults (``ALTER SYSTEM``, applied
 with one restart at its first start). ``wal_level = minimal``: a table created and filled in
 one transaction, as every table of a ``--full-refresh`` is (dbt fills the new table and swaps it
 in at commit), is fsynced at commit instead of written to the WAL as well: the full build at M
 normal took 25.0 s instead of 26.9 s (benchmarks/README.md, session 6). It gives up what this
 local server is not used for (streaming replicas, WAL archiving, point-in-time recovery); crash
-recovery is unchanged. ``max_wal_senders = 0`` is what ``minimal`` requires. A server of yours
+recovery is unchanged. ``max_wal_senders = 0`` is what ``minimal`` requires.
+``deadlock_timeout = 100`` (ms, 1 s by default): an autovacuum of a table that dbt is about to
+rename (a ``--full-refresh`` right after a scheduled run rewrote it) gives way only after this
+wait; a full build at M normal stalled exactly 1.0 s on such a rename. A server of yours
 (PGHOST set) is never changed."""
 
 

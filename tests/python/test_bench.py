@@ -161,4 +161,4 @@ def test_the_embedded_server_writes_a_new_table_without_wal(server: database.Con
         cur.execute("select name, setting from pg_settings where name = any(%s)",
                     (list(database.EMBEDDED_SETTINGS),))
         settings = dict(cur.fetchall())
-    assert settings == {"wal_level": "minimal", "max_wal_senders": "0"}
+    assert settings == {"wal_level": "minimal", "max_wal_senders": "0", "deadlock_timeout": "100"}
