@@ -1,28 +1,23 @@
 -- The row rules of rfm_user_features (a view: no not-null constraints), checked in one pass;
--- each failing row says which rule it breaks first. A scheduled build checks the periods whose
--- rows it changed: the history's recomputed periods, and the ltv_horizon_periods periods
--- before them, whose labels count payments of those (macros/rfm_incremental.sql). The view
--- inner-joins the history and int_user_features: their grids must be the same rows.
+-- each failing row says which rule it breaks first. The view inner-joins the history and
+-- int_user_features: their grids must be the same rows.
+-- `--full-refresh` and `dbt test` check every row of the view, labels included. A scheduled
+-- build checks the rows it wrote (macros/rfm_incremental.sql): the rules of the stored sums in
+-- int_user_features, read through its index, for the recomputed periods. The labels the view
+-- takes from those sums are differences of two stored lifetimes, so they hold when the sums do;
+-- reading them through the view would scan all of int_user_features twice (PostgreSQL carries
+-- an equality on snapshot_period across the view's joins, not a range).
+{%- set start = rfm_tested_periods_start(ref('rfm_segments_history')) %}
+{%- set tested = rfm_tested_periods_filter('snapshot_period', ref('rfm_segments_history')) %}
 
 with
-
-features as (
-    select * from {{ ref('rfm_user_features') }}
-    where true{{- rfm_tested_periods_filter(
-        'snapshot_period', ref('rfm_segments_history'),
-        rfm_positive_int_var('ltv_horizon_periods', 3, 1)
-    ) }}
-),
 
 history_rows as (
     select
         snapshot_period,
         user_id
     from {{ ref('rfm_segments_history') }}
-    where true{{- rfm_tested_periods_filter(
-            'snapshot_period', ref('rfm_segments_history'),
-            rfm_positive_int_var('ltv_horizon_periods', 3, 1)
-        ) }}
+    where true{{ tested }}
 ),
 
 feature_rows as (
@@ -30,10 +25,7 @@ feature_rows as (
         snapshot_period,
         user_id
     from {{ ref('int_user_features') }}
-    where true{{- rfm_tested_periods_filter(
-            'snapshot_period', ref('rfm_segments_history'),
-            rfm_positive_int_var('ltv_horizon_periods', 3, 1)
-        ) }}
+    where true{{ tested }}
 ),
 
 grid_mismatches as (
@@ -50,6 +42,12 @@ grid_mismatches as (
             history_rows.snapshot_period = feature_rows.snapshot_period
             and history_rows.user_id = feature_rows.user_id
     where history_rows.user_id is null or feature_rows.user_id is null
+),
+
+{%- if start is none %}
+
+features as (
+    select * from {{ ref('rfm_user_features') }}
 ),
 
 checked as (
@@ -77,6 +75,37 @@ checked as (
         end as broken_rule
     from features
 )
+
+{%- else %}
+
+stored_sums as (
+    select * from {{ ref('int_user_features') }}
+    where true{{ tested }}
+),
+
+checked as (
+    select
+        snapshot_period,
+        user_id,
+        case
+            when snapshot_period is null or user_id is null or is_period_closed is null
+                then 'a key or flag column is null'
+            when lifetime_payments is null or lifetime_revenue is null
+                then 'a lifetime sum is null'
+            when lifetime_payments < 1 then 'lifetime_payments < 1'
+            when not (
+                    payments_last_1 <= payments_last_3
+                    and payments_last_3 <= payments_last_6
+                    and payments_last_6 <= lifetime_payments
+                ) then 'trailing sums do not nest'
+            when payments_last_horizon > lifetime_payments
+                then 'payments_last_horizon > lifetime_payments'
+            when tenure_periods < 1 then 'tenure_periods < 1'
+        end as broken_rule
+    from stored_sums
+)
+
+{%- endif %}
 
 select
     snapshot_period,
