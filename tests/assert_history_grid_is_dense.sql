@@ -44,14 +44,25 @@ expected_first_periods as (
     from rows_per_user
 ),
 
+-- each period with the number of periods from it to the latest: a user whose grid starts there
+-- has that many rows (an equality join on a few dozen periods, instead of pairing every user
+-- with every later period and counting the pairs: 1.1 s on the full build at M normal)
+periods_to_latest as (
+    select
+        period_start,
+        count(*) over (
+            order by period_start desc rows between unbounded preceding and current row
+        ) as periods_from_here
+    from periods
+),
+
 periods_per_user as (
     select
         expected_first_periods.user_id,
-        count(periods.period_start) as expected_rows
+        periods_to_latest.periods_from_here as expected_rows
     from expected_first_periods
-    inner join periods
-        on expected_first_periods.expected_first_period <= periods.period_start
-    group by 1
+    inner join periods_to_latest
+        on expected_first_periods.expected_first_period = periods_to_latest.period_start
 )
 
 select

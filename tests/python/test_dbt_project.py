@@ -14,7 +14,7 @@ import pytest
 from rfm_segmentation import demo_data
 
 import reference
-from conftest import SCHEMA, PaymentRow, Warehouse
+from conftest import SCHEMA, DbtResult, PaymentRow, Warehouse
 
 AS_OF = datetime(2024, 7, 10, 12, 0, 0)
 SPEC = demo_data.DemoSpec(n_users=300, start=date(2023, 10, 1), as_of=AS_OF, seed=7)
@@ -322,3 +322,35 @@ def test_calendar_gap_fails_the_build_naming_the_missing_periods(warehouse: Ware
         " where table_schema = %s and table_name = 'rfm_segments_history'", (SCHEMA,)
     )
     assert built == [], "the history must not be built over a broken calendar"
+
+
+def test_grid_test_finds_a_missing_history_row(warehouse: Warehouse) -> None:
+    """assert_history_grid_is_dense names the users whose rows do not form the range from
+    their first payment's period to the latest, in `dbt test` (every period) and in a scheduled
+    build (the recomputed periods)."""
+    warehouse.load(payments(), calendar())
+    as_of = {"rfm_as_of": AS_OF.isoformat(sep=" ")}
+    warehouse.dbt("build", vars=as_of).assert_ok()
+    history = f"{SCHEMA}.rfm_segments_history"
+    first_user = warehouse.query(
+        f"select user_id from {history} group by user_id having count(*) > 3 order by 1 limit 1")
+    user = first_user[0]["user_id"]
+
+    def grid_test(*args: str) -> DbtResult:
+        return warehouse.dbt(*args, "--select", "assert_history_grid_is_dense", vars=as_of)
+
+    grid_test("test").assert_ok()
+    # a row in the middle of the user's range goes missing: `dbt test` reads every period
+    warehouse.execute(
+        f"delete from {history} where user_id = %s and snapshot_period ="
+        f" (select min(snapshot_period) + interval '1 month' from {history} where user_id = %s)",
+        (user, user))
+    result = grid_test("test")
+    assert result.returncode != 0 and "Got 1 result" in result.output, result.output[-3000:]
+    # a row of the latest period goes missing: a scheduled build checks the recomputed periods
+    warehouse.dbt("build", "--full-refresh", vars=as_of).assert_ok()
+    warehouse.execute(
+        f"delete from {history} where user_id = %s and snapshot_period ="
+        f" (select max(snapshot_period) from {history})", (user,))
+    result = grid_test("build")
+    assert result.returncode != 0 and "Got 1 result" in result.output, result.output[-3000:]
