@@ -49,15 +49,23 @@ grid_mismatches as (
 
 {%- if check_the_view %}
 
-features as (
+checked_rows as (
     select * from {{ ref('rfm_user_features') }}
 ),
+{%- else %}
+
+checked_rows as (
+    select * from {{ ref('int_user_features') }}
+    where true{{ tested }}
+),
+{%- endif %}
 
 checked as (
     select
         snapshot_period,
         user_id,
         case
+            {%- if check_the_view %}
             when
                 snapshot_period is null or user_id is null or snapshot_at is null
                 or is_period_closed is null or is_label_complete is null
@@ -66,35 +74,12 @@ checked as (
                 then 'a complete label is null'
             when not is_label_complete and (next_payments is not null or next_revenue is not null)
                 then 'an incomplete label is filled'
-            when lifetime_payments < 1 then 'lifetime_payments < 1'
-            when not (
-                    payments_last_1 <= payments_last_3
-                    and payments_last_3 <= payments_last_6
-                    and payments_last_6 <= lifetime_payments
-                ) then 'trailing sums do not nest'
-            when payments_last_horizon > lifetime_payments
-                then 'payments_last_horizon > lifetime_payments'
-            when tenure_periods < 1 then 'tenure_periods < 1'
-        end as broken_rule
-    from features
-)
-
-{%- else %}
-
-stored_sums as (
-    select * from {{ ref('int_user_features') }}
-    where true{{ tested }}
-),
-
-checked as (
-    select
-        snapshot_period,
-        user_id,
-        case
+            {%- else %}
             when snapshot_period is null or user_id is null or is_period_closed is null
                 then 'a key or flag column is null'
             when lifetime_payments is null or lifetime_revenue is null
                 then 'a lifetime sum is null'
+            {%- endif %}
             when lifetime_payments < 1 then 'lifetime_payments < 1'
             when not (
                     payments_last_1 <= payments_last_3
@@ -105,10 +90,8 @@ checked as (
                 then 'payments_last_horizon > lifetime_payments'
             when tenure_periods < 1 then 'tenure_periods < 1'
         end as broken_rule
-    from stored_sums
+    from checked_rows
 )
-
-{%- endif %}
 
 select
     snapshot_period,
