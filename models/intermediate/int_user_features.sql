@@ -143,9 +143,11 @@ activity as (
     from user_grid_starts
     inner join periods
         on user_grid_starts.grid_start <= periods.period_start
+    -- joined in the byte order of the per-user windows: one sort of the grid serves both
     left join payments_per_user_period
         on
-            user_grid_starts.user_id = payments_per_user_period.user_id
+            {{ rfm_text_in_byte_order('user_grid_starts.user_id') }}
+            = {{ rfm_text_in_byte_order('payments_per_user_period.user_id') }}
             and periods.period_start = payments_per_user_period.period_start
     {%- if recompute_from %}
     left join stored_state

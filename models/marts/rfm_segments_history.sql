@@ -48,8 +48,13 @@ periods as (
     {%- endif %}
 ),
 
+-- joined on one key: with the two scores, PostgreSQL's estimates made it hash the history
+-- (1.45M rows at M) instead of the 25 rows of the map
 segment_map as (
-    select * from {{ ref('rfm_segment_map') }}
+    select
+        rfm_segment,
+        recency_score * 10 + frequency_score as score_pair
+    from {{ ref('rfm_segment_map') }}
 ),
 
 {%- if state_period %}
@@ -129,9 +134,11 @@ activity as (
         payments_per_user_period.first_payment_at as period_first_payment_at,
         payments_per_user_period.last_payment_at as period_last_payment_at
     from user_periods
+    -- joined in the byte order of the per-user windows: one sort of the grid serves both
     left join payments_per_user_period
         on
-            user_periods.user_id = payments_per_user_period.user_id
+            {{ rfm_text_in_byte_order('user_periods.user_id') }}
+            = {{ rfm_text_in_byte_order('payments_per_user_period.user_id') }}
             and user_periods.period_start = payments_per_user_period.period_start
 ),
 
@@ -195,7 +202,9 @@ snapshots as (
     {%- endif %}
 ),
 
-ranked as (
+-- monetary (numeric) is ranked last: its sort then runs within each period, already in
+-- order, instead of sorting every row by (period, monetary) (PostgreSQL: 1 s of 12 at M)
+ranked_by_activity as (
     select
         *,
         percent_rank() over (
@@ -203,11 +212,17 @@ ranked as (
         ) as recency_percentile,
         percent_rank() over (
             partition by period_start order by frequency asc
-        ) as frequency_percentile,
+        ) as frequency_percentile
+    from snapshots
+),
+
+ranked as (
+    select
+        *,
         percent_rank() over (
             partition by period_start order by monetary asc
         ) as monetary_percentile
-    from snapshots
+    from ranked_by_activity
 ),
 
 scored as (
@@ -225,9 +240,7 @@ segmented as (
         segment_map.rfm_segment
     from scored
     left join segment_map
-        on
-            scored.recency_score = segment_map.recency_score
-            and scored.frequency_score = segment_map.frequency_score
+        on scored.recency_score * 10 + scored.frequency_score = segment_map.score_pair
 ),
 
 with_previous_segment as (
