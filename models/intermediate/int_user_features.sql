@@ -234,3 +234,4 @@ final as (
 )
 
 select * from final
+{{- rfm_stored_in_order_of('snapshot_period') }}
