@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg2
 import pytest
 from scipy import stats
 from sklearn.metrics import adjusted_rand_score
@@ -86,6 +87,16 @@ def test_builds_without_the_optional_tables(scenario: Scenario) -> None:
     assert {(r["segmentation"], r["feature_kind"]) for r in before["profiles"]} == {
         ("rfm", "behaviour")
     }
+
+
+def test_cluster_features_rows_are_unique(scenario: Scenario) -> None:
+    """On PostgreSQL a unique index holds (snapshot_period, user_id) of cluster_features (its
+    data test runs on the other engines only)."""
+    w = scenario.warehouse
+    assert count(w, f"select count(*) from {SCHEMA}.cluster_features") > 0
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        w.execute(f"insert into {SCHEMA}.cluster_features"
+                  f" select * from {SCHEMA}.cluster_features limit 1")
 
 
 def assignments(w: Warehouse) -> pd.DataFrame:

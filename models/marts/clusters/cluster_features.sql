@@ -6,6 +6,7 @@
     cluster_all_periods. Without dim_users the attributes are null; without any balance,
     aum_per_day and its log are null (and the model leaves the feature out).
 -#}
+{{ config(indexes=[{'columns': ['snapshot_period', 'user_id'], 'unique': true}]) }}
 {%- set all_periods = segment_bool_var('cluster_all_periods', false) %}
 
 with
