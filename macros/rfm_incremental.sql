@@ -158,33 +158,42 @@
     rfm_payments_rescreened_from() differs from the stored one (late rows arrived, or rows were
     deleted), or when a stored row before that day was rejected as after_as_of (rfm_as_of
     moved on by more than the lookback). The model then selects what the table no longer
-    holds, in the same transaction: the rescreened rows, or all of them. (Comparing the total amount as well cost 0.4 s more at M, for corrections
-    that need a --full-refresh of the history anyway.)
+    holds, in the same transaction: the rescreened rows, or all of them. (Comparing the total
+    amount as well cost 0.4 s more at M, for corrections that need a --full-refresh of the
+    history anyway.) The counts are a select of their own, run when the hook is rendered: as
+    subqueries of the delete they ran without PostgreSQL's parallel workers (0.45 s against
+    0.29 s at M, on the critical path of every scheduled run).
 -#}
 {% macro rfm_delete_rescreened_payments() -%}
-    {%- if is_incremental() -%}
+    {%- if execute and is_incremental() -%}
         {%- set since = rfm_date_literal(rfm_payments_rescreened_from()) -%}
+        {%- set count_query -%}
+            select
+                case
+                    when
+                        raw_rows.row_count <> stored_rows.row_count
+                        or stored_rows.after_as_of_rows > 0
+                        then 1
+                    else 0
+                end as rescreen_every_row
+            from (
+                select count(*) as row_count
+                from {{ source('billing', 'fact_payments') }}
+                where payment_date < {{ since }}
+            ) as raw_rows
+            cross join (
+                select
+                    count(*) as row_count,
+                    count(case when rejection_reason = 'after_as_of' then 1 end)
+                        as after_as_of_rows
+                from {{ this }}
+                where payment_date < {{ since }}
+            ) as stored_rows
+        {%- endset -%}
+        {%- set rescreen_every_row = run_query(count_query).columns[0].values()[0] == 1 %}
         delete from {{ this }}
-        where
-            {{ rfm_rescreened_payment_rows() }}
-            or exists (
-                select 1
-                from (
-                    select count(*) as row_count
-                    from {{ source('billing', 'fact_payments') }}
-                    where payment_date < {{ since }}
-                ) as raw_rows
-                cross join (
-                    select
-                        count(*) as row_count,
-                        count(case when rejection_reason = 'after_as_of' then 1 end)
-                            as after_as_of_rows
-                    from {{ this }}
-                    where payment_date < {{ since }}
-                ) as stored_rows
-                where
-                    raw_rows.row_count <> stored_rows.row_count
-                    or stored_rows.after_as_of_rows > 0
-            )
+        {%- if not rescreen_every_row %}
+        where {{ rfm_rescreened_payment_rows() }}
+        {%- endif %}
     {%- endif -%}
 {%- endmacro %}
