@@ -165,7 +165,7 @@
     0.29 s at M, on the critical path of every scheduled run).
 -#}
 {% macro rfm_delete_rescreened_payments() -%}
-    {%- if execute and is_incremental() -%}
+    {%- if is_incremental() -%}
         {%- set since = rfm_date_literal(rfm_payments_rescreened_from()) -%}
         {%- set count_query -%}
             select

@@ -9,7 +9,6 @@
 -- labels against the reference); reading them through the view costs a join of the whole
 -- table with itself (2.7 s of a full build at M normal, and a whole-table scan even for a range
 -- of periods: PostgreSQL carries an equality on snapshot_period across a join, not a range).
-{%- set start = rfm_tested_periods_start(ref('rfm_segments_history')) %}
 {%- set check_the_view = not execute or flags.WHICH != 'build' %}
 {%- set tested = rfm_tested_periods_filter('snapshot_period', ref('rfm_segments_history')) %}
 
