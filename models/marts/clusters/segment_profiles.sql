@@ -62,9 +62,10 @@ memberships as (
             and assignments.user_id = features.user_id
 ),
 
--- the numeric features as columns, one row per user and segmentation: the sums are two hash
--- aggregates over these rows, unpivoted only once summed per segment (unpivoting the values
--- first meant sorting 400k of them twice at M: 1.43 -> 0.32 s under EXPLAIN ANALYZE)
+-- every feature as a column, one row per user and segmentation (the one join of the members
+-- to their features): the numeric sums are two hash aggregates over these rows, unpivoted only
+-- once summed per segment (unpivoting the values first meant sorting 400k of them twice at M:
+-- 1.43 -> 0.32 s under EXPLAIN ANALYZE)
 member_features as (
     select
         memberships.segmentation,
@@ -72,6 +73,10 @@ member_features as (
         {%- for feature, kind in numeric_features %}
         {{- ',' }}
         cast(features.{{ feature }} as {{ rfm_type('double') }}) as {{ feature }}
+        {%- endfor %}
+        {%- for feature in category_features %}
+        {{- ',' }}
+        features.{{ feature }}
         {%- endfor %}
     from memberships
     inner join features
@@ -134,7 +139,6 @@ numeric_population as (
         segmentation,
         feature_name,
         sum(segment_users) as population_users,
-        max(population_mean) as population_mean,
         sum(deviation_sum) as deviation_sum,
         sum(deviation_square_sum) as deviation_square_sum
     from numeric_segments
@@ -149,12 +153,12 @@ numeric_moments as (
         numeric_segments.feature_kind,
         numeric_segments.segment_users,
         numeric_population.population_users - numeric_segments.segment_users as rest_users,
-        numeric_population.population_mean,
-        numeric_population.population_mean
+        numeric_segments.population_mean,
+        numeric_segments.population_mean
         + numeric_segments.deviation_sum / numeric_segments.segment_users as segment_mean,
         case
             when numeric_population.population_users > numeric_segments.segment_users
-                then numeric_population.population_mean
+                then numeric_segments.population_mean
                     + (numeric_population.deviation_sum - numeric_segments.deviation_sum)
                     / (numeric_population.population_users - numeric_segments.segment_users)
         end as rest_mean,
@@ -225,29 +229,19 @@ welch_tests as (
     from numeric_standard_errors
 ),
 
-category_values as (
+category_member_values as (
     {%- for feature in category_features %}
     select
-        user_id,
+        segmentation,
+        segment,
         '{{ feature }}' as feature_name,
         {{ feature }} as category
-    from features
+    from member_features
     where {{ feature }} is not null
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
-),
-
-category_member_values as (
-    select
-        memberships.segmentation,
-        memberships.segment,
-        category_values.feature_name,
-        category_values.category
-    from memberships
-    inner join category_values
-        on memberships.user_id = category_values.user_id
 ),
 
 attribute_population as (
