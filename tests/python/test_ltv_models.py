@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import platform
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -24,6 +28,29 @@ from rfm_segmentation.ltv.pipeline import InsufficientDataError, Period, make_pl
 from rfm_segmentation.ltv.simulate import SimulationSpec, simulate_payments
 
 CDNOW = Path(__file__).resolve().parents[1] / "fixtures" / "cdnow_customers_summary.csv"
+
+# Fits every numeric path of `rfm ltv` (BG/NBD, Gamma-Gamma, the boosting models) and prints
+# the bits of the results: run in this process and in fresh ones whose BLAS differs.
+FIT_EVERY_MODEL = f"""
+import csv, hashlib
+import numpy as np, pandas as pd
+from rfm_segmentation.ltv.btyd import BetaGeo, GammaGamma
+from rfm_segmentation.ltv.candidates import _fit_predict
+rows = list(csv.DictReader(open({str(CDNOW)!r}, newline="")))
+x, t_x, big_t, zbar = (np.array([float(r[k]) for r in rows]) for k in ("x", "t_x", "T", "zbar"))
+bg = BetaGeo.fit(x, t_x, big_t)
+gg = GammaGamma.fit(x[x > 0], zbar[x > 0])
+rng = np.random.default_rng(7)
+frame = pd.DataFrame(rng.gamma(2.0, 3.0, size=(3000, 4)), columns=list("abcd"))
+frame["next_revenue"] = rng.poisson(frame["a"] + frame["b"]) * 10.0
+frame["next_payments"] = rng.poisson(frame["c"]).astype(float)
+boosted = _fit_predict(list("abcd"), frame.iloc[:2000], frame.iloc[2000:], seed=0)
+digest = hashlib.sha256()
+for part in (bg.expected_purchases(x, t_x, big_t, np.full_like(x, 39.0)),
+             gg.expected_spend(x, zbar), boosted.revenue, boosted.payments):
+    digest.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
+print(bg, gg, digest.hexdigest())
+"""
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +157,31 @@ def test_plan_cutoffs_and_fallbacks() -> None:
     assert short.validation is None and short.final_train == ()
     no_train = make_plan(_periods(5, labelled=2), 3)
     assert no_train.validation is not None and no_train.validation_train == ()
+
+
+def _blas_variants() -> dict[str, dict[str, str]]:
+    """Environments a scheduler or a shell may give `rfm ltv`: as this one, without the
+    OpenBLAS kernel override, with the BLAS and OpenMP forced to 2 threads, and (on x86-64,
+    where every CPU runs it) with OpenBLAS' oldest kernel forced."""
+    here = dict(os.environ)
+    bare = {k: v for k, v in here.items() if not k.startswith("OPENBLAS_")}
+    variants = {
+        "inherited": here,
+        "no_openblas_settings": bare,
+        "two_threads": {**here, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
+    }
+    if platform.machine() in ("x86_64", "AMD64"):
+        variants["oldest_kernel"] = {**bare, "OPENBLAS_CORETYPE": "Prescott"}
+    return variants
+
+
+def test_fits_are_identical_whatever_the_blas_of_the_process() -> None:
+    """The same data and seed give the same bits in any process: the optimisers call no BLAS
+    and the boosting runs on one thread (a failure here reaches the stored predicted_ltv)."""
+    results = {}
+    for name, env in _blas_variants().items():
+        done = subprocess.run([sys.executable, "-c", FIT_EVERY_MODEL], env=env,
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results[name] = done.stdout.strip()
+    assert len(set(results.values())) == 1, results

@@ -34,18 +34,26 @@ class FitError(RuntimeError):
 
 
 def _fit(negative_ll: object, start: Array) -> Array:
-    """Minimise a negative mean log-likelihood over log-parameters (deterministic)."""
+    """Minimise a negative mean log-likelihood over log-parameters, by Powell's method then a
+    Nelder-Mead polish.
+
+    Both are derivative-free and call no BLAS. A quasi-Newton method such as L-BFGS-B does, and
+    OpenBLAS chooses its kernels per process (by CPU, or by ``OPENBLAS_CORETYPE``), whose dot
+    products round differently: two processes on one machine then fit parameters that differ in
+    the last bits, and predictions that differ in the stored digits."""
+    bounds = [_LOG_BOUNDS] * len(start)
     result = optimize.minimize(
         negative_ll,  # type: ignore[arg-type]
         start,
-        method="L-BFGS-B",
-        bounds=[_LOG_BOUNDS] * len(start),
-        options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8},
+        method="Powell",
+        bounds=bounds,
+        options={"maxiter": 4000, "xtol": 1e-8, "ftol": 1e-12},
     )
     polished = optimize.minimize(
         negative_ll,  # type: ignore[arg-type]
         result.x,
         method="Nelder-Mead",
+        bounds=bounds,
         options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12},
     )
     best = polished if polished.fun <= result.fun else result
