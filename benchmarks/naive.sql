@@ -1,6 +1,7 @@
 -- The naive design: the history query of the dbt Labs article ("Building a historical user
 -- segmentation model with dbt"), with the ranking fixed to run within each period and with the
--- cleaning, snapshot and segment rules of SPEC.md, so that its segments can be compared with ours.
+-- cleaning, snapshot and segment rules of docs/contract.md, so that its segments can be compared
+-- with ours.
 --
 -- Its cost driver is `payments_with_periods`: every clean payment is joined to every period whose
 -- snapshot comes after it, so the rows aggregated grow with payments x periods, and every run
@@ -22,7 +23,8 @@ raw_payments as (
     from :"raw_schema".fact_payments
 ),
 
--- SPEC.md rules 1-6 (null or blank ids, missing date or amount, amount <= 0, after rfm_as_of)
+-- rules 1-6 of docs/contract.md (null or blank ids, missing date or amount, amount <= 0, after
+-- rfm_as_of)
 valid_payments as (
     select *
     from raw_payments
@@ -141,7 +143,7 @@ rfm_scores as (
     from rfm_percentiles
 ),
 
--- the article's CASE, which is SPEC.md's segment table
+-- the article's CASE, which is the segment table of docs/contract.md
 rfm_segments as (
     select
         *,
@@ -161,7 +163,8 @@ rfm_segments as (
     from rfm_scores
 ),
 
--- the two history columns of SPEC.md, so that the naive table carries the same columns as ours
+-- the two history columns of docs/contract.md, so that the naive table carries the same columns
+-- as ours
 with_previous_segment as (
     select
         *,

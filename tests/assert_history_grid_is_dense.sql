@@ -1,7 +1,7 @@
 -- Each user has exactly one row in every period from the period of their first clean payment to
--- the latest period (SPEC.md: "A user appears in every period from the one of their first clean
--- payment onwards"). Returns the users whose rows do not form that range. A scheduled build
--- checks the periods it recomputed.
+-- the latest period (docs/contract.md: "A user appears in every period from the one of
+-- their first clean payment onwards"). Returns the users whose rows do not form that range.
+-- A scheduled build checks the periods it recomputed.
 {%- set start = rfm_tested_periods_start(ref('rfm_segments_history')) %}
 
 with
@@ -46,7 +46,7 @@ expected_first_periods as (
 
 -- each period with the number of periods from it to the latest: a user whose grid starts there
 -- has that many rows (an equality join on a few dozen periods, instead of pairing every user
--- with every later period and counting the pairs: 1.1 s on the full build at M normal)
+-- with every later period and counting the pairs, which grows with users x periods)
 periods_to_latest as (
     select
         period_start,

@@ -1,6 +1,6 @@
 -- The row rules of rfm_segments_history, checked in one pass; each failing row says which rule
 -- it breaks first (run with --store-failures to keep them). A scheduled build checks the
--- periods it recomputed (macros/rfm_incremental.sql, rfm_tested_periods_start).
+-- periods it recomputed (macros/incremental/rfm_tested_periods_start.sql).
 
 with
 

@@ -1,4 +1,5 @@
--- count(raw) = count(clean) + count(rejected) (SPEC.md, "Cleaning"): nothing is lost or doubled.
+-- count(raw) = count(clean) + count(rejected) (docs/contract.md, "Cleaning"): nothing is lost
+-- or doubled.
 
 with
 

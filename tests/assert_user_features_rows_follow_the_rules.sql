@@ -4,10 +4,10 @@
 -- `dbt test` checks every row of the view, labels included. `dbt build` checks the stored sums
 -- in int_user_features that the view's columns come from: every period on a --full-refresh,
 -- the recomputed ones (through the table's index) on a scheduled run
--- (macros/rfm_incremental.sql). A label is the difference of two stored lifetimes, filled when
--- the later row is closed, so it holds when the sums do (test_features.py checks the view's
--- labels against the reference); reading them through the view costs a join of the whole
--- table with itself (2.7 s of a full build at M normal, and a whole-table scan even for a range
+-- (macros/incremental/). A label is the difference of two stored lifetimes, filled when the
+-- later row is closed, so it holds when the sums do (tests/python/test_features.py checks the
+-- view's labels against the reference); reading them through the view costs a join of the whole
+-- table with itself (the slowest node of a full build, and a whole-table scan even for a range
 -- of periods: PostgreSQL carries an equality on snapshot_period across a join, not a range).
 {%- set check_the_view = not execute or flags.WHICH != 'build' %}
 {%- set tested = rfm_tested_periods_filter('snapshot_period', ref('rfm_segments_history')) %}

@@ -1,7 +1,8 @@
 {#-
-    The snapshot periods (SPEC.md, "Snapshots"): the distinct periods of the calendar that start
-    before rfm_as_of, each with the instant its snapshot is taken at. A period is closed when the
-    next one has started by rfm_as_of; the last one is open and snapshotted at rfm_as_of.
+    The snapshot periods (docs/contract.md, "Snapshots"): the distinct periods of the calendar
+    that start before rfm_as_of, each with the instant its snapshot is taken at. A period is
+    closed when the next one has started by rfm_as_of; the last one is open and snapshotted at
+    rfm_as_of.
     Whether the calendar covers every period the payments need is checked by the
     calendar_covers_payment_periods test on this model.
 -#}

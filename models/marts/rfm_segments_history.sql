@@ -1,6 +1,7 @@
 {#-
     One row per (snapshot_period, user_id): the user's RFM values, percentiles, scores and
-    segment as of the snapshot of that period (SPEC.md, "Snapshots"; docs: rfm_snapshot_semantics).
+    segment as of the snapshot of that period (docs/contract.md, "Snapshots"; docs block
+    rfm_snapshot_semantics).
 
     Cost: payments are aggregated once per (user, period); lifetime totals are carried forward
     with running window sums over the dense user x period grid, so a full build grows with
@@ -48,8 +49,8 @@ periods as (
     {%- endif %}
 ),
 
--- joined on one key: with the two scores, PostgreSQL's estimates made it hash the history
--- (1.45M rows at M) instead of the 25 rows of the map
+-- joined on one key: with the two scores, PostgreSQL's estimates made it hash the whole
+-- history instead of the 25 rows of the map
 segment_map as (
     select
         rfm_segment,
@@ -203,7 +204,7 @@ snapshots as (
 ),
 
 -- monetary (numeric) is ranked last: its sort then runs within each period, already in
--- order, instead of sorting every row by (period, monetary) (PostgreSQL: 1 s of 12 at M)
+-- order, instead of sorting every row by (period, monetary)
 ranked_by_activity as (
     select
         *,

@@ -1,8 +1,8 @@
 {#-
     Fails the build, naming the missing periods, when the calendar (the model's periods) does not
     cover every period from the first clean payment's period to the period of rfm_as_of
-    (SPEC.md, "Cleaning"). A silent gap would corrupt the history, so this test blocks every
-    model downstream of the periods.
+    (docs/contract.md, "Cleaning"). A silent gap would corrupt the history, so this test blocks
+    every model downstream of the periods.
 -#}
 {% test calendar_covers_payment_periods(model, column_name, payments) %}
 

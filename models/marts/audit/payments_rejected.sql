@@ -1,6 +1,6 @@
 {#-
     Every raw payment row that did not make it into the clean payments, with the first reason of
-    SPEC.md that applies. Together with the clean payments it reconciles to the raw table
+    docs/contract.md that applies. Together with the clean payments it reconciles to the raw table
     (test: assert_payments_reconcile_with_raw).
 -#}
 

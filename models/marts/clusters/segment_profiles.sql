@@ -9,7 +9,7 @@
     of deviations from the population mean (numerically stable). See docs/clusters.md.
 -#}
 {#- its joins hash the latest period's features: at the server's default work_mem they spill
-    to disk (0.32 s against 0.27 s at M) -#}
+    to disk -#}
 {{ config(pre_hook=rfm_session_tuning()) }}
 {%- set fdr = segment_fdr_var() %}
 {%- set numeric_features = [
@@ -64,8 +64,7 @@ memberships as (
 
 -- every feature as a column, one row per user and segmentation (the one join of the members
 -- to their features): the numeric sums are two hash aggregates over these rows, unpivoted only
--- once summed per segment (unpivoting the values first meant sorting 400k of them twice at M:
--- 1.43 -> 0.32 s under EXPLAIN ANALYZE)
+-- once summed per segment (unpivoting every user's values first would sort them twice)
 member_features as (
     select
         memberships.segmentation,

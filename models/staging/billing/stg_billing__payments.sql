@@ -1,6 +1,6 @@
 {#-
-    Every raw payment row, ids trimmed, with the first rejection reason of SPEC.md that applies
-    (null when the row is clean). Clean payments are the rows with a null rejection_reason;
+    Every raw payment row, ids trimmed, with the first rejection reason of docs/contract.md that
+    applies (null when the row is clean). Clean payments are the rows with a null rejection_reason;
     the rejected ones are published by payments_rejected. Stored (read by the history,
     payments_rejected and the tests), because the duplicate rule sorts the payments.
 
@@ -10,7 +10,7 @@
     row when the older raw rows changed (docs/design.md, "Cleaning"). A rescreened copy of a
     payment_id that an older stored row keeps is a duplicate: that row is earlier.
     On PostgreSQL a partial unique index keeps payment_id unique among the clean rows, and check
-    constraints hold the rules of the rows (macros/cross_db.sql): both checked at every insert.
+    constraints hold the rules of the rows (macros/hooks/): both checked at every insert.
 -#}
 {{ config(
     materialized='table' if target.type == 'spark' else 'incremental',

@@ -1,5 +1,8 @@
 {#-
     Optional source: when raw.fact_balances does not exist, an empty result with the same columns.
+    One row per (user_id, start_date): holdings of a user that started on the same day are
+    summed. The source has no holding id, and the features read only the sum of aum and the
+    first start date, which the grouping leaves unchanged.
 -#}
 {{- rfm_check_raw_schema() }}
 {%- set has_balances = rfm_relation_exists(source('enrichment', 'fact_balances')) %}
@@ -15,13 +18,14 @@ balances as (
     select
         trim(user_id) as user_id,
         cast(start_date as date) as start_date,
-        cast(aum as {{ dbt.type_numeric() }}) as aum
+        sum(cast(aum as {{ dbt.type_numeric() }})) as aum
     from source_balances
     where
         user_id is not null
         and trim(user_id) <> ''
         and start_date is not null
         and aum >= 0
+    group by 1, 2
 )
 
 {%- else -%}
