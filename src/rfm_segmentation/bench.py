@@ -62,7 +62,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from rfm_segmentation import database, demo_data, engines
+from rfm_segmentation import database, dbt_runner, demo_data, engines
 
 __all__ = [
     "SHAPES",
@@ -497,21 +497,16 @@ class DbtRunner:
         self.workdir = workdir
         self.target = workdir / "target"
         self.logs = workdir / "logs"
-        self.executable = str(Path(sys.executable).with_name("dbt"))
+        self.executable = dbt_runner.executable()
         self.logs.mkdir(parents=True, exist_ok=True)
         self._count = 0
 
     def env(self) -> dict[str, str]:
-        drop = {*database.LIBPQ_VARIABLES, "DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_SCHEMA",
-                "DBT_TARGET", "RFM_DUCKDB_PATH", "RFM_SPARK_DIR"}
-        env = {k: v for k, v in os.environ.items() if k not in drop}
-        env.update(self.warehouse.dbt_env())
-        env.update({
+        return dbt_runner.environment(self.warehouse, {
             "DBT_TARGET_PATH": str(self.target),
             "DBT_LOG_PATH": str(self.logs),
             "DBT_SCHEMA": DBT_SCHEMA,
         })
-        return env
 
     def compiled_path(self, model: str = HISTORY_MODEL) -> Path:
         return self.target / "compiled" / "rfm_segmentation" / "models" / "marts" / f"{model}.sql"
@@ -519,9 +514,7 @@ class DbtRunner:
     def run(self, args: Sequence[str], dbt_vars: Mapping[str, Any] | None = None,
             *, label: str = "dbt", check: bool = True) -> DbtRun:
         self._count += 1
-        command = [self.executable, *args]
-        if dbt_vars:
-            command += ["--vars", json.dumps(dict(dbt_vars))]
+        command = [self.executable, *args, *dbt_runner.vars_option(dbt_vars)]
         log_path = self.workdir / f"{self._count:02d}-{label}.log"
         results_path = self.target / "run_results.json"
         results_path.unlink(missing_ok=True)

@@ -34,16 +34,6 @@ wait; a full build at M normal stalled exactly 1.0 s on such a rename. A server 
 (PGHOST set) is never changed."""
 
 
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: the working directory) holding
-    ``dbt_project.yml``."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "dbt_project.yml").is_file():
-            return folder
-    raise FileNotFoundError(f"no dbt_project.yml at or above {here}")
-
-
 @dataclass(frozen=True)
 class Connection:
     """libpq settings of a PostgreSQL server, as the PG* environment variables."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 
-from rfm_segmentation import database, engines
+from rfm_segmentation import database, dbt_runner, engines
 
 
 @dataclass(frozen=True)
@@ -97,3 +99,10 @@ def render(result: Summary) -> Group:
     if not result.rejected:
         rejected.add_row("(none)", "0")
     return Group(segments, rejected)
+
+
+def cmd_summary(args: argparse.Namespace, console: Console, root: Path) -> int:
+    """`rfm summary`: the segments of the latest period."""
+    warehouse = engines.resolve(root)
+    console.print(render(fetch(warehouse, dbt_runner.target_schema())))
+    return dbt_runner.OK

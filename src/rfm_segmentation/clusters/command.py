@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.metrics import adjusted_rand_score
 
-from rfm_segmentation import database
+from rfm_segmentation import database, dbt_runner
 from rfm_segmentation.clusters import drivers, model, store
 
 #: The dbt models rebuilt after a training (the model's staging views and what reads them).
@@ -105,14 +103,6 @@ def train(
     return TrainOutcome(result, version, len(frame), ari, explained)
 
 
-def _dbt(root: Path, connection: database.Connection, args: list[str]) -> int:
-    env = {k: v for k, v in os.environ.items() if k not in database.LIBPQ_VARIABLES}
-    env.update(connection.env)
-    candidate = Path(sys.executable).with_name("dbt")
-    executable = str(candidate) if candidate.exists() else "dbt"
-    return subprocess.run([executable, *args], cwd=root, env=env, check=False).returncode
-
-
 def render(outcome: TrainOutcome) -> Table:
     result = outcome.result
     fitted = result.model
@@ -165,7 +155,5 @@ def cmd_clusters(args: argparse.Namespace, console: Console, root: Path) -> int:
         return 0
     command = ["build", "--select", *DBT_SELECTION]
     console.rule("[bold]dbt " + " ".join(command))
-    code = _dbt(root, connection, command)
-    if code != 0:
-        console.print(f"[red]dbt build failed (exit {code})[/]")
-    return code
+    return dbt_runner.report_failure(
+        dbt_runner.run(connection, root, command, console=console), console)

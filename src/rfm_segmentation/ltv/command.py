@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rfm_segmentation import database, engines
+from rfm_segmentation import database, dbt_runner, engines
 from rfm_segmentation.ltv import pipeline, report, warehouse
 
 
@@ -60,17 +60,11 @@ def cmd_ltv(args: argparse.Namespace, console: Console, root: Path) -> int:
         return 0
 
     console.rule("[bold]4/4 dbt: the current segments with predicted_ltv")
-    from rfm_segmentation import cli  # the `rfm dbt` machinery (lock per schema); cli imports us
-
     dbt_vars = {**json.loads(args.dbt_vars or "{}"), "ltv_schema": args.ltv_schema}
-    code = cli.cmd_dbt(
-        argparse.Namespace(dbt_args=["build", "--select", "stg_ml__ltv_predictions+",
-                                     "--vars", json.dumps(dbt_vars)]),
-        console, root,
-    )
-    if code != 0:
-        console.print(f"[red]dbt build failed (exit {code})[/]")
-        return code
+    code = dbt_runner.run(connection, root, ["build", "--select", "stg_ml__ltv_predictions+"],
+                          dbt_vars=dbt_vars, console=console)
+    if code != dbt_runner.OK:
+        return dbt_runner.report_failure(code, console)
     segments, top = report.fetch_current(connection, schema)
     for table in report.current_tables(segments, top):
         console.print(table)
