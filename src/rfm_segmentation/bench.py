@@ -2,7 +2,7 @@
 
 On PostgreSQL (``--engine postgres``, the default unless DBT_TARGET says otherwise) one run
 works in its own database (``rfm_bench`` by default, dropped and recreated) on the server
-``database.resolve`` gives. On DuckDB it works in a fresh file, on Spark in a fresh warehouse
+``postgres.resolve`` gives. On DuckDB it works in a fresh file, on Spark in a fresh warehouse
 folder, both under ``.local/bench/<engine>`` (never the demo's). It measures on the same data:
 
 1. generate demo data of a named size and shape (deterministic by seed) and load it into ``raw``,
@@ -62,7 +62,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from rfm_segmentation import database, dbt_runner, demo_data, engines
+from rfm_segmentation import dbt_runner, demo_data, warehouses
+from rfm_segmentation.raw import PaymentRow
+from rfm_segmentation.warehouses import postgres
+from rfm_segmentation.warehouses.spark import spark_conf
 
 __all__ = [
     "SHAPES",
@@ -226,16 +229,16 @@ class BenchOptions:
     naive_timeout_s: float = 900.0
     explain: bool = False
     workdir: Path | None = None  # default: <root>/.local/bench/<database or engine>
-    engine: str = "postgres"  # postgres, duckdb or spark (engines.ENGINES)
+    engine: str = "postgres"  # postgres, duckdb or spark (warehouses.ENGINES)
 
 
 # --- data --------------------------------------------------------------------------------------
 def _split_rows(
-    rows: Iterable[demo_data.PaymentRow],
+    rows: Iterable[PaymentRow],
     plan: BenchPlan,
-    later: list[demo_data.PaymentRow],
+    later: list[PaymentRow],
     on_period: Callable[[int, int], None],
-) -> Iterator[demo_data.PaymentRow]:
+) -> Iterator[PaymentRow]:
     """Yield the rows to load first; keep the last period's rows in ``later``.
 
     ``on_period(periods_done, rows_seen)`` is called each time the (time-ordered) stream passes
@@ -262,14 +265,14 @@ def _split_rows(
 
 
 def load_initial(
-    connection: database.Connection | engines.Warehouse,
+    connection: postgres.Connection | warehouses.Warehouse,
     plan: BenchPlan,
     progress: Progress | None = None,
-) -> tuple[dict[str, int], list[demo_data.PaymentRow]]:
+) -> tuple[dict[str, int], list[PaymentRow]]:
     """Generate the plan's payments and load every row but the last period's into ``raw`` of a
     PostgreSQL database or any engine's warehouse (the calendar covers all periods).
     Returns the loaded counts and the rows of the last period."""
-    later: list[demo_data.PaymentRow] = []
+    later: list[PaymentRow] = []
     task: TaskID | None = None
     if progress is not None:
         task = progress.add_task("generate + load into raw", total=plan.periods)
@@ -281,15 +284,15 @@ def load_initial(
 
     spec = plan.demo_spec()
     rows = _split_rows(demo_data.generate_payments(spec), plan, later, on_period)
-    counts = engines.as_warehouse(connection).load_raw(
+    counts = warehouses.as_warehouse(connection).load_raw(
         rows, demo_data.generate_calendar(plan.start, plan.as_of.date()), schema=RAW_SCHEMA
     )
     return counts, later
 
 
-def append_later(connection: database.Connection | engines.Warehouse,
-                 rows: Sequence[demo_data.PaymentRow]) -> int:
-    return engines.as_warehouse(connection).append_payments(rows, schema=RAW_SCHEMA)
+def append_later(connection: postgres.Connection | warehouses.Warehouse,
+                 rows: Sequence[PaymentRow]) -> int:
+    return warehouses.as_warehouse(connection).append_payments(rows, schema=RAW_SCHEMA)
 
 
 # --- SQL steps ---------------------------------------------------------------------------------
@@ -350,7 +353,7 @@ def _flush_stats(cur: Any) -> None:
 
 
 def run_sql_step(
-    connection: database.Connection,
+    connection: postgres.Connection,
     statement: str,
     *,
     create_table: str | None = None,
@@ -386,7 +389,7 @@ def run_sql_step(
 class TempStats:
     """pg_stat_database.temp_bytes/temp_files of one database, read from a separate session."""
 
-    def __init__(self, connection: database.Connection) -> None:
+    def __init__(self, connection: postgres.Connection) -> None:
         self._conn = connection.connect()
         self._conn.autocommit = True
 
@@ -417,7 +420,7 @@ class TempStats:
         self._conn.close()
 
 
-def _checkpoint(connection: database.Connection) -> None:
+def _checkpoint(connection: postgres.Connection) -> None:
     """Write dirty buffers out before a timed step, so it does not pay for the previous one's.
     Needs superuser or pg_checkpoint: skipped silently without."""
     with closing(connection.connect()) as conn:
@@ -490,10 +493,10 @@ class DbtRunner:
     warehouse's environment (DBT_TARGET and the PG* variables, the DuckDB file or the Spark
     folder), its own target and log folders."""
 
-    def __init__(self, root: Path, connection: database.Connection | engines.Warehouse,
+    def __init__(self, root: Path, connection: postgres.Connection | warehouses.Warehouse,
                  workdir: Path) -> None:
         self.root = root
-        self.warehouse = engines.as_warehouse(connection)
+        self.warehouse = warehouses.as_warehouse(connection)
         self.workdir = workdir
         self.target = workdir / "target"
         self.logs = workdir / "logs"
@@ -547,7 +550,7 @@ def _vars(as_of: datetime) -> dict[str, str]:
 
 
 # --- pandas ------------------------------------------------------------------------------------
-def read_raw_payments(connection: database.Connection, raw_schema: str = RAW_SCHEMA) -> Any:
+def read_raw_payments(connection: postgres.Connection, raw_schema: str = RAW_SCHEMA) -> Any:
     """The raw payments as a pandas DataFrame (ids as text with NULL read as '', payment_date as
     datetime64, amount as float64), read with COPY ... TO STDOUT (CSV)."""
     import pandas as pd
@@ -651,7 +654,7 @@ def pandas_segments(clean: Any, periods: Sequence[tuple[date, datetime]]) -> Any
     return pd.concat(parts, ignore_index=True)
 
 
-def store_segments(connection: database.Connection, frame: Any, table: str) -> int:
+def store_segments(connection: postgres.Connection, frame: Any, table: str) -> int:
     """COPY (snapshot_period, user_id, rfm_segment) of a DataFrame into a new ``table``."""
     buffer = io.StringIO()
     frame[["snapshot_period", "user_id", "rfm_segment"]].to_csv(buffer, index=False, header=False)
@@ -669,8 +672,8 @@ def store_segments(connection: database.Connection, frame: Any, table: str) -> i
     return len(frame)
 
 
-def calendar_days(connection: database.Connection) -> list[date]:
-    with database.cursor(connection) as cur:
+def calendar_days(connection: postgres.Connection) -> list[date]:
+    with postgres.cursor(connection) as cur:
         cur.execute(sql.SQL("select distinct date_day from {} where date_day is not null").format(
             sql.Identifier(RAW_SCHEMA, "dim_calendar")))
         return [row[0] for row in cur.fetchall()]
@@ -702,7 +705,7 @@ class Comparison:
                 f"only right {self.only_right:,}, different {self.different:,})")
 
 
-def compare_tables(connection: database.Connection, left: str, right: str,
+def compare_tables(connection: postgres.Connection, left: str, right: str,
                    columns: Sequence[str] = ("rfm_segment",)) -> Comparison:
     """Full outer join on (snapshot_period, user_id); count keys on one side only and keys whose
     columns differ (``is distinct from``); keep a few examples."""
@@ -726,7 +729,7 @@ def compare_tables(connection: database.Connection, left: str, right: str,
         "{joined} where l.user_id is null or r.user_id is null or ({differs}) "
         "order by 1, 2 limit 5"
     ).format(cols=sample_columns, joined=joined, differs=differs)
-    with database.cursor(connection) as cur:
+    with postgres.cursor(connection) as cur:
         cur.execute(counts)
         row = cur.fetchone()
         cur.execute(sample)
@@ -738,7 +741,7 @@ def compare_tables(connection: database.Connection, left: str, right: str,
 _SORT_LINE: Final = re.compile(r"Sort Method: ([a-z -]+?)\s+(Memory|Disk): (\d+)kB")
 
 
-def explain_analyze(connection: database.Connection, compiled_sql: str,
+def explain_analyze(connection: postgres.Connection, compiled_sql: str,
                     settings: Mapping[str, str] | None = None) -> tuple[str, dict[str, Any]]:
     """EXPLAIN (ANALYZE, BUFFERS) of a select (it runs, it writes nothing) and a summary: its
     execution time and its sorts (method, kB in memory or on disk)."""
@@ -766,7 +769,7 @@ def explain_analyze(connection: database.Connection, compiled_sql: str,
 
 
 # --- machine -----------------------------------------------------------------------------------
-def machine_facts(connection: database.Connection | None = None) -> dict[str, Any]:
+def machine_facts(connection: postgres.Connection | None = None) -> dict[str, Any]:
     """The machine and the versions measured; the PostgreSQL settings when ``connection`` is
     given (runs on other engines leave the stored ones as they are)."""
     cpu = platform.processor() or platform.machine()
@@ -788,7 +791,7 @@ def machine_facts(connection: database.Connection | None = None) -> dict[str, An
                 "max_parallel_workers_per_gather", "jit", "effective_cache_size", "wal_level")
     pg: dict[str, Any] = {}
     if connection is not None:
-        with database.cursor(connection) as cur:
+        with postgres.cursor(connection) as cur:
             for name in settings:
                 cur.execute("select current_setting(%s)", (name,))
                 pg[name] = cur.fetchone()[0]
@@ -899,7 +902,7 @@ class _EngineBench:
     pandas input and output, the checks. PostgreSQL-only figures are None (reported as n/a)."""
 
     engine: str
-    warehouse: engines.Warehouse
+    warehouse: warehouses.Warehouse
     workdir: Path
 
     def prepare(self) -> None:
@@ -944,15 +947,15 @@ class _PostgresBench(_EngineBench):
     engine = "postgres"
 
     def __init__(self, root: Path, options: BenchOptions,
-                 connection: database.Connection | None) -> None:
-        server = connection or database.resolve(root)
-        self.conn = database.ensure_database(server, options.database, recreate=True)
-        self.warehouse = engines.PostgresWarehouse(self.conn)
+                 connection: postgres.Connection | None) -> None:
+        server = connection or postgres.resolve(root)
+        self.conn = postgres.ensure_database(server, options.database, recreate=True)
+        self.warehouse = warehouses.PostgresWarehouse(self.conn)
         self.workdir = options.workdir or root / ".local" / "bench" / options.database
         self.stats = TempStats(self.conn)
 
     def prepare(self) -> None:
-        with database.cursor(self.conn) as cur:
+        with postgres.cursor(self.conn) as cur:
             cur.execute(sql.SQL("create schema if not exists {}").format(
                 sql.Identifier(BENCH_SCHEMA)))
 
@@ -967,7 +970,7 @@ class _PostgresBench(_EngineBench):
         return run_sql_step(self.conn, statement, create_table=table, timeout_s=timeout_s)
 
     def snapshot_incremental(self) -> None:
-        with database.cursor(self.conn) as cur:
+        with postgres.cursor(self.conn) as cur:
             cur.execute(sql.SQL("drop table if exists {t}; create table {t} as select * from {h}")
                         .format(t=_qualified(f"{BENCH_SCHEMA}.incremental_history"),
                                 h=_qualified(HISTORY_TABLE)))
@@ -1003,7 +1006,7 @@ class _DuckDBBench(_EngineBench):
     def __init__(self, root: Path, options: BenchOptions) -> None:
         self.workdir = options.workdir or root / ".local" / "bench" / "duckdb"
         self.path = self.workdir / "warehouse.duckdb"
-        self.warehouse = engines.DuckDBWarehouse(self.path)
+        self.warehouse = warehouses.DuckDBWarehouse(self.path)
 
     def prepare(self) -> None:
         for path in (self.path, self.path.with_name(self.path.name + ".wal")):
@@ -1079,12 +1082,10 @@ class _SparkBench(_EngineBench):
     engine = "spark"
 
     def __init__(self, root: Path, options: BenchOptions) -> None:
-        from rfm_segmentation import spark
-
         self.workdir = options.workdir or root / ".local" / "bench" / "spark"
         self.folder = self.workdir / "lake"
-        self.warehouse = spark.SparkWarehouse(self.folder)
-        self.staging = engines.DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+        self.warehouse = warehouses.SparkWarehouse(self.folder)
+        self.staging = warehouses.DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
         self.extra = self.workdir / "read-back"
 
     def prepare(self) -> None:
@@ -1164,7 +1165,7 @@ class _SparkBench(_EngineBench):
 
 
 def _engine_bench(root: Path, options: BenchOptions,
-                  connection: database.Connection | None) -> _EngineBench:
+                  connection: postgres.Connection | None) -> _EngineBench:
     if options.engine == "postgres":
         return _PostgresBench(root, options, connection)
     if options.engine == "duckdb":
@@ -1172,7 +1173,7 @@ def _engine_bench(root: Path, options: BenchOptions,
     if options.engine == "spark":
         return _SparkBench(root, options)
     raise ValueError(f"unknown engine {options.engine!r}: expected one of "
-                     f"{', '.join(engines.ENGINES)}")
+                     f"{', '.join(warehouses.ENGINES)}")
 
 
 def spark_sql_main(folder: Path, schema: str, table: str, sql_path: Path, out_path: Path,
@@ -1184,11 +1185,9 @@ def spark_sql_main(folder: Path, schema: str, table: str, sql_path: Path, out_pa
 
     from pyspark.sql import SparkSession
 
-    from rfm_segmentation import spark
-
     started = time.perf_counter()
     builder = SparkSession.builder.enableHiveSupport()
-    for key, value in spark.spark_conf(folder).items():
+    for key, value in spark_conf(folder).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     try:
@@ -1244,8 +1243,8 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _scalar(connection: database.Connection, statement: str | sql.Composable) -> Any:
-    with database.cursor(connection) as cur:
+def _scalar(connection: postgres.Connection, statement: str | sql.Composable) -> Any:
+    with postgres.cursor(connection) as cur:
         cur.execute(statement)
         return cur.fetchone()[0]
 
@@ -1275,7 +1274,7 @@ def run_benchmark(
     plan: BenchPlan,
     options: BenchOptions | None = None,
     progress: Progress | None = None,
-    connection: database.Connection | None = None,
+    connection: postgres.Connection | None = None,
 ) -> dict[str, Any]:
     """Measure one plan end to end (see the module docstring) on ``options.engine`` and return
     its results entry.
@@ -1516,7 +1515,7 @@ def _engine(run: Mapping[str, Any]) -> str:
 def _run_order(run: Mapping[str, Any]) -> tuple[int, int, int, int]:
     engine = _engine(run)
     return (_SIZE_ORDER.get(run["size"], 9), SHAPES.index(run["shape"]),
-            engines.ENGINES.index(engine) if engine in engines.ENGINES else 9, run["periods"])
+            warehouses.ENGINES.index(engine) if engine in warehouses.ENGINES else 9, run["periods"])
 
 
 def write_results(out_dir: Path, run: Mapping[str, Any], machine: Mapping[str, Any]
@@ -1895,7 +1894,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--explain", action="store_true",
                         help="also EXPLAIN ANALYZE the history's compiled SQL "
                         "(benchmarks/profiles/; PostgreSQL only)")
-    parser.add_argument("--engine", choices=list(engines.ENGINES), default=None,
+    parser.add_argument("--engine", choices=list(warehouses.ENGINES), default=None,
                         help="postgres, duckdb or spark (default: DBT_TARGET, else postgres)")
     parser.add_argument("--note", default=None,
                         help="a note kept with the run and shown in results.md (e.g. the "
@@ -1935,7 +1934,7 @@ def _summary_table(run: Mapping[str, Any]) -> Table:
 _LOCK_KEY: Final = "rfm_segmentation.bench"
 
 
-def server_lock(connection: database.Connection, console: Console | None = None) -> Any:
+def server_lock(connection: postgres.Connection, console: Console | None = None) -> Any:
     """Hold a server-wide advisory lock (on the maintenance database) for one benchmark, so that
     two `rfm bench` on the same server queue instead of dropping each other's database and
     timing each other's load. Released when the returned connection is closed."""
@@ -1951,7 +1950,7 @@ def server_lock(connection: database.Connection, console: Console | None = None)
 
 
 def cmd_bench(args: argparse.Namespace, console: Console, root: Path) -> int:
-    engine = args.engine or engines.engine_from_env()
+    engine = args.engine or warehouses.engine_from_env()
     out_dir = args.output or root / "benchmarks"
     periods_list: list[int | None] = list(args.periods) if args.periods else [None]
     plans = [make_plan(args.size, args.shape, periods, seed=args.seed) for periods in periods_list]
@@ -1972,7 +1971,7 @@ def cmd_bench(args: argparse.Namespace, console: Console, root: Path) -> int:
         console.print(f"benchmark on {ENGINE_LABELS[engine]}: a fresh warehouse in {workdir}")
         with _folder_lock(workdir, console):
             return _bench_plans(plans, options, None, out_dir, console, root, notes)
-    server = database.resolve(root)
+    server = postgres.resolve(root)
     console.print(f"benchmark database {options.database!r} on {server.describe()}")
     with closing(server_lock(server, console)):
         return _bench_plans(plans, options, server, out_dir, console, root, notes)
@@ -2015,7 +2014,7 @@ def _folder_lock(folder: Path, console: Console | None = None) -> Iterator[None]
 
 
 def _bench_plans(plans: Sequence[BenchPlan], options: BenchOptions,
-                 server: database.Connection | None, out_dir: Path, console: Console,
+                 server: postgres.Connection | None, out_dir: Path, console: Console,
                  root: Path, notes: Mapping[str, str | None] | None = None) -> int:
     machine = machine_facts(server)
     failed = False

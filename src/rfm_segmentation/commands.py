@@ -10,7 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rfm_segmentation import database, dbt_runner, demo_data, engines, report, summary
+from rfm_segmentation import dbt_runner, demo_data, report, summary, warehouses
+from rfm_segmentation.warehouses import postgres
 
 DEMO_SPEC = demo_data.DemoSpec()
 
@@ -24,49 +25,45 @@ def demo_spec(args: argparse.Namespace) -> demo_data.DemoSpec:
     return demo_data.DemoSpec(n_users=args.users, seed=args.seed, behaviour_groups=args.groups)
 
 
-def load_demo(where: engines.Warehouse | database.Connection,
+def load_demo(where: warehouses.Warehouse | postgres.Connection,
               spec: demo_data.DemoSpec) -> dict[str, int]:
     """Generate the demo of ``spec`` and load it into the raw schema (RAW_SCHEMA, default raw):
     the payments and the calendar on every engine; on PostgreSQL also the optional sources
     (dim_users, fact_balances, the groups' ground truth), which the other engines build
     without."""
-    warehouse = engines.as_warehouse(where)
+    warehouse = warehouses.as_warehouse(where)
     schema = os.environ.get("RAW_SCHEMA", "raw")
     counts = warehouse.load_raw(
         demo_data.generate_payments(spec),
         demo_data.generate_calendar(spec.start, spec.as_of.date()),
         schema=schema,
     )
-    if isinstance(warehouse, engines.PostgresWarehouse):
+    if isinstance(warehouse, warehouses.PostgresWarehouse):
         groups = demo_data.generate_user_groups(spec) if spec.behaviour_groups else None
-        conn = warehouse.connection.connect()
-        try:
-            counts.update(demo_data.load_enrichment(
-                conn, demo_data.generate_users(spec), demo_data.generate_balances(spec), groups,
-                schema=schema,
-            ))
-        finally:
-            conn.close()
+        counts.update(warehouse.load_enrichment(
+            demo_data.generate_users(spec), demo_data.generate_balances(spec), groups,
+            schema=schema,
+        ))
     return counts
 
 
 def cmd_server(args: argparse.Namespace, console: Console, root: Path) -> int:
     """`rfm server start|stop|status`"""
     if args.action == "start":
-        connection = database.start_embedded(root)
+        connection = postgres.start_embedded(root)
         console.print(f"[green]running[/] {connection.describe()}")
     elif args.action == "stop":
-        stopped = database.stop_embedded(root)
+        stopped = postgres.stop_embedded(root)
         console.print("stopped the embedded PostgreSQL" if stopped else "not running")
     else:
-        socket_dir = database.embedded_status(root)
+        socket_dir = postgres.embedded_status(root)
         console.print(f"running, socket in {socket_dir}" if socket_dir else "not running")
     return dbt_runner.OK
 
 
 def cmd_load_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
     """`rfm load-demo`"""
-    warehouse = engines.resolve(root)
+    warehouse = warehouses.resolve(root)
     counts = load_demo(warehouse, demo_spec(args))
     console.print(f"loaded {counts} into raw on {warehouse.describe()}")
     return dbt_runner.OK
@@ -74,7 +71,7 @@ def cmd_load_demo(args: argparse.Namespace, console: Console, root: Path) -> int
 
 def cmd_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
     """`rfm demo`: the warehouse of DBT_TARGET, the demo data, dbt build, summary, report."""
-    warehouse = engines.resolve(root)
+    warehouse = warehouses.resolve(root)
     console.rule("[bold]1/3 database")
     console.print(warehouse.describe())
     console.rule("[bold]2/3 demo data")

@@ -21,17 +21,12 @@ from typing import Any, Final
 
 from rich.console import Console
 
-from rfm_segmentation import database, engines
+from rfm_segmentation import warehouses
+from rfm_segmentation.warehouses import postgres
 
 DEFAULT_SCHEMA: Final = "analytics"
 WRITING_COMMANDS: Final = frozenset({"build", "run", "seed", "snapshot"})
 """dbt commands that write to the warehouse: one of them at a time per target schema."""
-ENGINE_VARIABLES: Final = frozenset(
-    {*database.LIBPQ_VARIABLES, "DBT_TARGET", "RFM_DUCKDB_PATH", "RFM_SPARK_DIR"}
-)
-"""The settings that say which warehouse dbt reaches: always taken from the warehouse, never
-inherited from the caller's environment."""
-
 # exit codes of the verbs (dbt's own code is passed through)
 OK: Final = 0
 FAILED: Final = 1
@@ -65,18 +60,19 @@ def vars_option(values: Mapping[str, Any] | None) -> list[str]:
     return ["--vars", json.dumps(dict(values))] if values else []
 
 
-def environment(where: engines.Warehouse | database.Connection,
+def environment(where: warehouses.Warehouse | postgres.Connection,
                 overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """The caller's environment with the warehouse's settings (DBT_TARGET and the PG*
     variables, the DuckDB file or the Spark folder) instead of any inherited ones."""
-    warehouse = engines.as_warehouse(where)
-    env = {k: v for k, v in os.environ.items() if k not in ENGINE_VARIABLES}
+    warehouse = warehouses.as_warehouse(where)
+    drop = warehouses.settings_variables()  # never inherited: always the warehouse's own
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(warehouse.dbt_env())
     env.update(overrides or {})
     return env
 
 
-def run_command(command: Sequence[str], where: engines.Warehouse | database.Connection,
+def run_command(command: Sequence[str], where: warehouses.Warehouse | postgres.Connection,
                 root: Path) -> int:
     """Run ``command`` in the project folder with the warehouse's environment; its exit code."""
     return subprocess.run(list(command), cwd=root, env=environment(where),
@@ -84,22 +80,22 @@ def run_command(command: Sequence[str], where: engines.Warehouse | database.Conn
 
 
 @contextmanager
-def schema_lock(where: engines.Warehouse | database.Connection, schema: str,
+def schema_lock(where: warehouses.Warehouse | postgres.Connection, schema: str,
                 on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the lock of dbt runs on ``schema`` (a PostgreSQL advisory lock, released by the
     server if we die). DuckDB and a local Spark metastore let one process write at a time
     anyway: nothing to hold there."""
-    warehouse = engines.as_warehouse(where)
-    if not isinstance(warehouse, engines.PostgresWarehouse):
+    warehouse = warehouses.as_warehouse(where)
+    if not isinstance(warehouse, warehouses.PostgresWarehouse):
         yield
         return
     connection = warehouse.connection
     key = f"rfm_segmentation:{connection.env.get('PGDATABASE', 'postgres')}.{schema}"
-    with database.advisory_lock(connection, key, on_wait=on_wait):
+    with postgres.advisory_lock(connection, key, on_wait=on_wait):
         yield
 
 
-def run(where: engines.Warehouse | database.Connection, root: Path, args: Sequence[str], *,
+def run(where: warehouses.Warehouse | postgres.Connection, root: Path, args: Sequence[str], *,
         dbt_vars: Mapping[str, Any] | None = None, console: Console | None = None) -> int:
     """``dbt ARGS [--vars ...]`` on the warehouse; a writing command waits for another one on
     the same schema first. Returns dbt's exit code."""
@@ -126,7 +122,7 @@ def report_failure(code: int, console: Console, what: str = "dbt build") -> int:
 # --- the verbs -------------------------------------------------------------------------------
 def cmd_dbt(args: argparse.Namespace, console: Console, root: Path) -> int:
     """`rfm dbt ARGS...`"""
-    return run(engines.resolve(root), root, args.dbt_args, console=console)
+    return run(warehouses.resolve(root), root, args.dbt_args, console=console)
 
 
 def cmd_exec(args: argparse.Namespace, console: Console, root: Path) -> int:
@@ -135,19 +131,19 @@ def cmd_exec(args: argparse.Namespace, console: Console, root: Path) -> int:
     if not command:
         console.print("[red]rfm exec: give a command after --[/]")
         return REFUSED
-    warehouse = engines.resolve(root)
+    warehouse = warehouses.resolve(root)
     if args.database:
-        if not isinstance(warehouse, engines.PostgresWarehouse):
+        if not isinstance(warehouse, warehouses.PostgresWarehouse):
             console.print("[red]rfm exec --database: PostgreSQL only[/]")
             return REFUSED
-        warehouse = engines.PostgresWarehouse(
-            database.ensure_database(warehouse.connection, args.database)
+        warehouse = warehouses.PostgresWarehouse(
+            postgres.ensure_database(warehouse.connection, args.database)
         )
     return run_command(command, warehouse, root)
 
 
 def cmd_env(args: argparse.Namespace, console: Console, root: Path) -> int:
     """`rfm env`: the warehouse's settings as shell exports."""
-    for key, value in engines.resolve(root).dbt_env().items():
+    for key, value in warehouses.resolve(root).dbt_env().items():
         print(f"export {key}={shlex.quote(value)}")
     return OK

@@ -1,4 +1,4 @@
-"""Deterministic demo data for the RFM project, and a COPY-based loader for the raw tables.
+"""Deterministic demo data for the RFM project (the warehouses load it: ``warehouses/``).
 
 The generator simulates a customer base with numpy, one calendar month at a time, and streams the
 rows in payment-time order, so memory stays bounded by one month of payments:
@@ -25,31 +25,24 @@ stream at deterministic positions, spread over the months of history; each dirty
 on a clean row of the month it appears in and is inserted right after it.
 
 Issue 8 adds the optional sources ``dim_users`` and ``fact_balances`` (``generate_users``,
-``generate_balances``, ``load_enrichment``) from their own random streams, so the payments of a
+``generate_balances``) from their own random streams, so the payments of a
 spec do not change; and ``DemoSpec(behaviour_groups=True)``: users drawn from the known groups of
 ``BEHAVIOUR_GROUPS`` (their ground truth: ``generate_user_groups``), to check the clusters.
 """
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import psycopg2
-from psycopg2 import sql
-from psycopg2.extensions import connection as PgConnection
-from psycopg2.extensions import cursor as PgCursor
-from psycopg2.extensions import encodings
 
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+from rfm_segmentation.raw import BalanceRow, PaymentRow, UserRow
 
 __all__ = [
     "ACQUISITION_GROWTH",
@@ -64,18 +57,13 @@ __all__ = [
     "PaymentRow",
     "RATE_MEAN_PER_MONTH",
     "RATE_SHAPE",
-    "append_payments",
     "generate_calendar",
     "generate_balances",
     "generate_payments",
     "generate_user_groups",
     "generate_users",
-    "load_enrichment",
-    "load_raw",
 ]
 
-PaymentRow = tuple[str | None, str | None, datetime | None, Decimal | None]
-"""(payment_id, user_id, payment_date, payment_amount) exactly as stored in the raw table."""
 
 # --- simulation parameters -------------------------------------------------------------------
 ACQUISITION_GROWTH: Final = 4.0
@@ -554,10 +542,6 @@ _CHANNEL_P: Final = {
 _AGE_P: Final = {"high": (0.02, 0.13, 0.30, 0.35, 0.20), "other": (0.25, 0.35, 0.20, 0.12, 0.08)}
 _COUNTRY_P: Final = (0.35, 0.25, 0.15, 0.15, 0.10)
 
-UserRow = tuple[str, str, str, date, str]
-"""(user_id, country, acquisition_channel, signup_date, age_band) of ``dim_users``."""
-BalanceRow = tuple[str, date, Decimal]
-"""(user_id, start_date, aum) of ``fact_balances``."""
 
 
 def _group_arrivals(spec: DemoSpec, start_s: int, end_s: int) -> tuple[IntArray, IntArray]:
@@ -646,223 +630,3 @@ def generate_balances(spec: DemoSpec) -> list[BalanceRow]:
         rows.append((str(pop.user_ids[i]), _from_epoch_seconds(int(start[i])).date(),
                      _cents_to_decimal(cents)))
     return rows
-
-
-def load_enrichment(
-    conn: PgConnection,
-    users: Iterable[UserRow],
-    balances: Iterable[BalanceRow],
-    groups: Iterable[tuple[str, str]] | None = None,
-    schema: str = "raw",
-) -> dict[str, int]:
-    """Replace the optional sources ``<schema>.dim_users`` and ``<schema>.fact_balances`` (and
-    ``demo_user_groups``, the ground truth of a grouped demo, dropped when ``groups`` is None);
-    commit; return the row counts. Like ``load_raw``, tables are dropped with CASCADE."""
-    tables = {
-        "dim_users": ("user_id text, country text, acquisition_channel text, signup_date date, "
-                      "age_band text", users),
-        "fact_balances": ("user_id text, start_date date, aum numeric", balances),
-        "demo_user_groups": ("user_id text, behaviour_group text", groups),
-    }
-    counts: dict[str, int] = {}
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            for name, (columns, rows) in tables.items():
-                table = sql.Identifier(schema, name)
-                cur.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table))
-                if rows is None:
-                    continue
-                cur.execute(sql.SQL("CREATE TABLE {} (" + columns + ")").format(table))
-                names = [c.split()[0] for c in columns.split(", ")]
-                lines = (
-                    "\t".join(
-                        _COPY_NULL if v is None else _copy_text(str(v)) for v in row
-                    ) + "\n"
-                    for row in rows
-                )
-                counts[name] = _copy_in(cur, table, names, lines, conn)
-                cur.execute(sql.SQL("ANALYZE {}").format(table))
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    return counts
-
-
-# --- loading -----------------------------------------------------------------------------------
-_COPY_NULL: Final = "\\N"
-_COPY_CHUNK_ROWS: Final = 4096
-_COPY_READ_SIZE: Final = 1 << 16
-
-
-def _copy_text(value: str) -> str:
-    """Escape a value for COPY ... (FORMAT text)."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return value
-
-
-def _copy_timestamp(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(sep=" ")
-
-
-def _payment_line(row: PaymentRow) -> str:
-    payment_id, user_id, payment_date, payment_amount = row
-    return (
-        f"{_COPY_NULL if payment_id is None else _copy_text(payment_id)}\t"
-        f"{_COPY_NULL if user_id is None else _copy_text(user_id)}\t"
-        f"{_COPY_NULL if payment_date is None else _copy_timestamp(payment_date)}\t"
-        f"{_COPY_NULL if payment_amount is None else str(payment_amount)}\n"
-    )
-
-
-def _calendar_line(row: tuple[date, date]) -> str:
-    return f"{row[0].isoformat()}\t{row[1].isoformat()}\n"
-
-
-class _CopySource(io.RawIOBase):
-    """Raw byte stream of COPY text lines, produced lazily from an iterator of lines."""
-
-    def __init__(self, lines: Iterator[str], encoding: str) -> None:
-        super().__init__()
-        self._lines = lines
-        self._encoding = encoding
-        self._buffer = memoryview(b"")
-        self._offset = 0
-        self.rows = 0
-        self.error: Exception | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def _next_chunk(self) -> memoryview:
-        chunk: list[str] = []
-        for line in self._lines:
-            chunk.append(line)
-            if len(chunk) == _COPY_CHUNK_ROWS:
-                break
-        self.rows += len(chunk)
-        return memoryview("".join(chunk).encode(self._encoding))
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        try:
-            if self._offset >= len(self._buffer):
-                self._buffer, self._offset = self._next_chunk(), 0
-        except Exception as exc:  # psycopg2 reports it as QueryCanceled; keep the original
-            self.error = exc
-            raise
-        target = memoryview(buffer).cast("B")
-        n = min(len(target), len(self._buffer) - self._offset)
-        target[:n] = self._buffer[self._offset : self._offset + n]
-        self._offset += n
-        return n
-
-
-def _copy_in(
-    cur: PgCursor,
-    table: sql.Composable,
-    columns: Sequence[str],
-    lines: Iterator[str],
-    conn: PgConnection,
-) -> int:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT text)").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    )
-    source = _CopySource(lines, encodings[conn.encoding])
-    try:
-        with io.BufferedReader(source, buffer_size=_COPY_READ_SIZE) as stream:
-            cur.copy_expert(statement.as_string(conn), stream, size=_COPY_READ_SIZE)
-    except psycopg2.Error as err:
-        if source.error is not None:  # the rows' iterable failed: raise that, not the cancel
-            raise source.error from err
-        raise
-    return source.rows
-
-
-def load_raw(
-    conn: PgConnection,
-    payments: Iterable[PaymentRow],
-    calendar: Iterable[tuple[date, date]],
-    schema: str = "raw",
-) -> dict[str, int]:
-    """Create schema if missing; drop and recreate ``<schema>.fact_payments`` (payment_id text,
-    user_id text, payment_date timestamp, payment_amount numeric) and ``<schema>.dim_calendar``
-    (date_day date, date_month date); load both with COPY streamed from the iterables; analyze
-    both; commit; return the row counts ``{'fact_payments': n, 'dim_calendar': m}``.
-
-    NULLs load as SQL NULL and blank strings stay blank strings. The tables are dropped with
-    CASCADE, so views built on them (e.g. dbt staging views) are dropped too and are recreated
-    by the next ``dbt build``. On error the transaction is rolled back.
-    """
-    schema_id = sql.Identifier(schema)
-    payments_table = sql.SQL("{}.{}").format(schema_id, sql.Identifier("fact_payments"))
-    calendar_table = sql.SQL("{}.{}").format(schema_id, sql.Identifier("dim_calendar"))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema_id))
-            for table in (payments_table, calendar_table):
-                cur.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table))
-            cur.execute(
-                sql.SQL(
-                    "CREATE TABLE {} (payment_id text, user_id text, "
-                    "payment_date timestamp, payment_amount numeric)"
-                ).format(payments_table)
-            )
-            cur.execute(
-                sql.SQL("CREATE TABLE {} (date_day date, date_month date)").format(calendar_table)
-            )
-            n_payments = _copy_in(
-                cur,
-                payments_table,
-                ("payment_id", "user_id", "payment_date", "payment_amount"),
-                map(_payment_line, payments),
-                conn,
-            )
-            n_calendar = _copy_in(
-                cur,
-                calendar_table,
-                ("date_day", "date_month"),
-                map(_calendar_line, calendar),
-                conn,
-            )
-            for table in (payments_table, calendar_table):
-                cur.execute(sql.SQL("ANALYZE {}").format(table))
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    return {"fact_payments": n_payments, "dim_calendar": n_calendar}
-
-
-def append_payments(
-    conn: PgConnection,
-    payments: Iterable[PaymentRow],
-    schema: str = "raw",
-) -> int:
-    """COPY more rows into the existing ``<schema>.fact_payments`` (e.g. a new period arriving),
-    analyze it and commit; return the number of rows appended. On error the transaction is
-    rolled back and nothing is appended."""
-    payments_table = sql.Identifier(schema, "fact_payments")
-    try:
-        with conn.cursor() as cur:
-            n_payments = _copy_in(
-                cur,
-                payments_table,
-                ("payment_id", "user_id", "payment_date", "payment_amount"),
-                map(_payment_line, payments),
-                conn,
-            )
-            cur.execute(sql.SQL("ANALYZE {}").format(payments_table))
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    return n_payments

@@ -11,7 +11,8 @@ from pathlib import Path
 from rich.console import Console, Group
 from rich.table import Table
 
-from rfm_segmentation import database, dbt_runner, engines
+from rfm_segmentation import dbt_runner, warehouses
+from rfm_segmentation.warehouses import postgres
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class Summary:
     rejected: list[tuple[str, int]]
 
 
-def fetch(where: engines.Warehouse | database.Connection, schema: str) -> Summary:
+def fetch(where: warehouses.Warehouse | postgres.Connection, schema: str) -> Summary:
     """Read the summary from the tables dbt built in ``schema``."""
-    warehouse = engines.as_warehouse(where)
+    warehouse = warehouses.as_warehouse(where)
     current = warehouse.quote(schema, "rfm_segments_current")
     history = warehouse.quote(schema, "rfm_segments_history")
     rejected = warehouse.quote(schema, "payments_rejected")
@@ -103,6 +104,6 @@ def render(result: Summary) -> Group:
 
 def cmd_summary(args: argparse.Namespace, console: Console, root: Path) -> int:
     """`rfm summary`: the segments of the latest period."""
-    warehouse = engines.resolve(root)
+    warehouse = warehouses.resolve(root)
     console.print(render(fetch(warehouse, dbt_runner.target_schema())))
     return dbt_runner.OK

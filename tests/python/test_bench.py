@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rfm_segmentation import bench, database
+from rfm_segmentation import bench
+from rfm_segmentation.warehouses import postgres as database
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.metrics import adjusted_rand_score
 
-from rfm_segmentation import database, dbt_runner
+from rfm_segmentation import dbt_runner, warehouses
 from rfm_segmentation.clusters import drivers, model, store
+from rfm_segmentation.warehouses import postgres
 
 #: The dbt models rebuilt after a training (the model's staging views and what reads them).
 DBT_SELECTION = (
@@ -47,12 +48,12 @@ def project_var(root: Path, name: str, default: float) -> float:
     return default if value is None else float(value)
 
 
-def ground_truth_ari(connection: database.Connection, raw_schema: str,
+def ground_truth_ari(connection: postgres.Connection, raw_schema: str,
                      users: pd.Series, labels: np.ndarray) -> float | None:
     """Adjusted Rand index against the demo's known groups (raw.demo_user_groups), if any."""
     if not store.relation_exists(connection, raw_schema, "demo_user_groups"):
         return None
-    with database.cursor(connection) as cur:
+    with postgres.cursor(connection) as cur:
         cur.execute(sql.SQL("select user_id, behaviour_group from {}").format(
             sql.Identifier(raw_schema, "demo_user_groups")))
         truth = dict(cur.fetchall())
@@ -64,7 +65,7 @@ def ground_truth_ari(connection: database.Connection, raw_schema: str,
 
 
 def train(
-    connection: database.Connection,
+    connection: postgres.Connection,
     schema: str,
     *,
     raw_schema: str = "raw",
@@ -126,15 +127,13 @@ def render(outcome: TrainOutcome) -> Table:
 
 
 def cmd_clusters(args: argparse.Namespace, console: Console, root: Path) -> int:
-    from rfm_segmentation import engines
-
-    refusal = engines.postgres_only_refusal(
+    refusal = warehouses.postgres_only_refusal(
         "clusters", "clustering",
         "the cluster models build on every engine once the model tables exist")
     if refusal:
         console.print(f"[red]{refusal}[/]")
         return 2
-    connection = database.resolve(root)
+    connection = postgres.resolve(root)
     schema = args.schema or os.environ.get("DBT_SCHEMA") or "analytics"
     min_share = (args.min_segment_share if args.min_segment_share is not None
                  else project_var(root, "cluster_min_segment_share", 0.05))

@@ -12,17 +12,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rfm_segmentation import database, dbt_runner, engines
+from rfm_segmentation import dbt_runner, warehouses
 from rfm_segmentation.ltv import pipeline, report, warehouse
+from rfm_segmentation.warehouses import postgres
 
 
 def cmd_ltv(args: argparse.Namespace, console: Console, root: Path) -> int:
-    refusal = engines.postgres_only_refusal(
+    refusal = warehouses.postgres_only_refusal(
         "ltv", "training", "rfm_user_features and the predicted_ltv columns build on every engine")
     if refusal:
         console.print(f"[red]{refusal}[/]")
         return 2
-    connection = database.resolve(root)
+    connection = postgres.resolve(root)
     schema = args.schema or os.environ.get("DBT_SCHEMA", "analytics")
     started = time.perf_counter()
     console.rule("[bold]1/4 features")
