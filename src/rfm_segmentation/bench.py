@@ -62,7 +62,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from rfm_segmentation import dbt_runner, demo_data, warehouses
+from rfm_segmentation import dbt_runner, demo, warehouses
 from rfm_segmentation.raw import PaymentRow
 from rfm_segmentation.warehouses import postgres
 from rfm_segmentation.warehouses.spark import spark_conf
@@ -200,9 +200,9 @@ class BenchPlan:
         """rfm_as_of of the stored history: the start of the last period."""
         return datetime.combine(_shift_month(self.as_of.date(), -1), datetime.min.time())
 
-    def demo_spec(self) -> demo_data.DemoSpec:
+    def demo_spec(self) -> demo.DemoSpec:
         shape = DENSE_SHAPE if self.shape == "dense" else {}
-        return demo_data.DemoSpec(
+        return demo.DemoSpec(
             n_users=self.users, start=self.start, as_of=self.as_of, seed=self.seed, **shape
         )
 
@@ -283,9 +283,9 @@ def load_initial(
                             description=f"generate + load into raw ({seen:,} rows)")
 
     spec = plan.demo_spec()
-    rows = _split_rows(demo_data.generate_payments(spec), plan, later, on_period)
+    rows = _split_rows(demo.generate_payments(spec), plan, later, on_period)
     counts = warehouses.as_warehouse(connection).load_raw(
-        rows, demo_data.generate_calendar(plan.start, plan.as_of.date()), schema=RAW_SCHEMA
+        rows, demo.generate_calendar(plan.start, plan.as_of.date()), schema=RAW_SCHEMA
     )
     return counts, later
 

@@ -10,23 +10,23 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rfm_segmentation import dbt_runner, demo_data, report, summary, warehouses
+from rfm_segmentation import dbt_runner, demo, report, summary, warehouses
 from rfm_segmentation.warehouses import postgres
 
-DEMO_SPEC = demo_data.DemoSpec()
+DEMO_SPEC = demo.DemoSpec()
 
 
-def demo_vars(spec: demo_data.DemoSpec = DEMO_SPEC) -> dict[str, str]:
+def demo_vars(spec: demo.DemoSpec = DEMO_SPEC) -> dict[str, str]:
     """The dbt vars of a demo: its rfm_as_of."""
     return {"rfm_as_of": spec.as_of.isoformat(sep=" ")}
 
 
-def demo_spec(args: argparse.Namespace) -> demo_data.DemoSpec:
-    return demo_data.DemoSpec(n_users=args.users, seed=args.seed, behaviour_groups=args.groups)
+def demo_spec(args: argparse.Namespace) -> demo.DemoSpec:
+    return demo.DemoSpec(n_users=args.users, seed=args.seed, behaviour_groups=args.groups)
 
 
 def load_demo(where: warehouses.Warehouse | postgres.Connection,
-              spec: demo_data.DemoSpec) -> dict[str, int]:
+              spec: demo.DemoSpec) -> dict[str, int]:
     """Generate the demo of ``spec`` and load it into the raw schema (RAW_SCHEMA, default raw):
     the payments and the calendar on every engine; on PostgreSQL also the optional sources
     (dim_users, fact_balances, the groups' ground truth), which the other engines build
@@ -34,14 +34,14 @@ def load_demo(where: warehouses.Warehouse | postgres.Connection,
     warehouse = warehouses.as_warehouse(where)
     schema = os.environ.get("RAW_SCHEMA", "raw")
     counts = warehouse.load_raw(
-        demo_data.generate_payments(spec),
-        demo_data.generate_calendar(spec.start, spec.as_of.date()),
+        demo.generate_payments(spec),
+        demo.generate_calendar(spec.start, spec.as_of.date()),
         schema=schema,
     )
     if isinstance(warehouse, warehouses.PostgresWarehouse):
-        groups = demo_data.generate_user_groups(spec) if spec.behaviour_groups else None
+        groups = demo.generate_user_groups(spec) if spec.behaviour_groups else None
         counts.update(warehouse.load_enrichment(
-            demo_data.generate_users(spec), demo_data.generate_balances(spec), groups,
+            demo.generate_users(spec), demo.generate_balances(spec), groups,
             schema=schema,
         ))
     return counts

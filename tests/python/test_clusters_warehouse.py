@@ -23,7 +23,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import adjusted_rand_score
 
-from rfm_segmentation import demo_data, report
+from rfm_segmentation import demo as demo_data
+from rfm_segmentation import report
 from rfm_segmentation.clusters import command, store
 from rfm_segmentation.warehouses import postgres as database
 

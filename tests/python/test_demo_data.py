@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from rfm_segmentation.demo_data import (
+from rfm_segmentation.demo import (
     DIRTY_KINDS,
     DemoSpec,
-    PaymentRow,
     generate_calendar,
     generate_payments,
 )
+from rfm_segmentation.raw import PaymentRow
 
 DEFAULT = DemoSpec()
 SMALL = DemoSpec(n_users=300, seed=7)

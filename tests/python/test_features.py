@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rfm_segmentation import demo_data
+from rfm_segmentation import demo as demo_data
 from rfm_segmentation.ltv.simulate import SimulationSpec, simulate_payments
 from rfm_segmentation.warehouses import postgres as database
 

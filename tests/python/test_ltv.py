@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 import pytest
 
-from rfm_segmentation import demo_data
+from rfm_segmentation import demo as demo_data
 from rfm_segmentation.ltv import pipeline, report
 from rfm_segmentation.ltv import warehouse as ltv_warehouse
 from rfm_segmentation.ltv.simulate import SimulationSpec, simulate_payments

@@ -37,7 +37,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from rfm_segmentation import demo_data
+from rfm_segmentation import demo as demo_data
 from rfm_segmentation.warehouses import postgres as database
 
 from conftest import DBT, RFM, ROOT, SCHEMA, PaymentRow, Warehouse, yaml_flow
