@@ -137,14 +137,20 @@ class SparkWarehouse(Warehouse):
             )
 
 
-def register(folder: Path, schema: str, files: Path) -> None:
-    """(Re)create ``<schema>.<table>`` in the metastore over each ``<files>/<table>.parquet``."""
+def start_session(folder: Path) -> Any:
+    """A Spark session with the settings of ``spark_conf`` (in a short-lived process of its
+    own: embedded Derby admits one JVM at a time)."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in spark_conf(folder).items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    return builder.getOrCreate()
+
+
+def register(folder: Path, schema: str, files: Path) -> None:
+    """(Re)create ``<schema>.<table>`` in the metastore over each ``<files>/<table>.parquet``."""
+    session = start_session(folder)
     try:
         session.sql(f"create database if not exists `{schema}`")
         for table in RAW_TABLES:
