@@ -18,13 +18,26 @@ DuckDB / Spark with DBT_TARGET=duckdb|spark (`make demo TARGET=duckdb`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 
-from rfm_segmentation import bench, clusters, commands, dbt_runner, report, summary
+from rfm_segmentation import bench, clusters, commands, dbt_runner, report, summary, warehouses
 from rfm_segmentation.ltv import command as ltv_command
+
+
+def _periods_list(text: str) -> list[int]:
+    """``--periods 12,24,36``"""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected e.g. 12,24,36, got {text!r}") from err
+    if not values or min(values) < 2:
+        raise argparse.ArgumentTypeError(f"expected periods >= 2, e.g. 12,24,36, got {text!r}")
+    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,10 +75,79 @@ def build_parser() -> argparse.ArgumentParser:
     exec_.add_argument("--database", help="use (and create if missing) this database instead")
     exec_.add_argument("command", nargs=argparse.REMAINDER)
     exec_.set_defaults(handler=dbt_runner.cmd_exec)
-    report.register(sub)
-    bench.register(sub)
-    clusters.register(sub)
-    ltv_command.register(sub)
+
+    report_ = sub.add_parser(
+        "report", help="HTML + PNG report: segment mix, latest transitions, R x F grid"
+    )
+    report_.add_argument(
+        "--out", help="output folder (default: .local/report in the project)", default=None
+    )
+    report_.add_argument(
+        "--schema", default=None, help="schema of the marts (default: $DBT_SCHEMA or analytics)"
+    )
+    report_.set_defaults(handler=report.cmd_report)
+
+    bench_ = sub.add_parser(
+        "bench", help="benchmark: naive vs ours vs floor vs pandas (writes benchmarks/results.*)"
+    )
+    bench_.add_argument("--size", choices=list(bench.SIZES), default="S",
+                        help="S: 10k users/24 months, M: 100k/36, L: 1M/36 (default S)")
+    bench_.add_argument("--shape", choices=list(bench.SHAPES), default="normal",
+                        help="dense: a quarter of the users, ~80 payments each")
+    bench_.add_argument("--periods", type=_periods_list, default=None,
+                        help="scaling mode: measure at each number of periods, e.g. 12,24,36")
+    bench_.add_argument("--seed", type=int, default=42)
+    bench_.add_argument("--naive-timeout", type=float, default=900.0,
+                        help="cap of the naive statement, seconds (default 900)")
+    bench_.add_argument("--database", default="rfm_bench",
+                        help="database to (re)create on the server (default rfm_bench)")
+    bench_.add_argument("--output", type=Path, default=None,
+                        help="folder of results.md/results.json (default: benchmarks/)")
+    bench_.add_argument("--explain", action="store_true",
+                        help="also EXPLAIN ANALYZE the history's compiled SQL "
+                        "(benchmarks/profiles/; PostgreSQL only)")
+    bench_.add_argument("--engine", choices=list(warehouses.ENGINES), default=None,
+                        help="postgres, duckdb or spark (default: DBT_TARGET, else postgres)")
+    bench_.add_argument("--note", default=None,
+                        help="a note kept with the run and shown in results.md (e.g. the "
+                        "machine was busy)")
+    bench_.add_argument("--force", action="store_true",
+                        help=f"let --engine spark run sizes above {bench.SPARK_MAX_SIZE}")
+    bench_.set_defaults(handler=bench.cmd_bench)
+
+    clusters_ = sub.add_parser(
+        "clusters",
+        help="fit k-means segments on the latest period, store the model, assign them in dbt",
+    )
+    clusters_.add_argument("--schema", default=None,
+                           help="schema of cluster_features and the model (default: "
+                                "$DBT_SCHEMA or analytics)")
+    clusters_.add_argument("--min-segment-share", type=float, default=None,
+                           help="smallest cluster share allowed (default: var "
+                                "cluster_min_segment_share of dbt_project.yml)")
+    clusters_.add_argument("--k", type=int, default=None, help="force k instead of choosing it")
+    clusters_.add_argument("--seed", type=int, default=0)
+    clusters_.add_argument("--n-init", type=int, default=10, help="k-means restarts per k")
+    clusters_.add_argument("--no-dbt", action="store_true",
+                           help="store the model without rebuilding the cluster models")
+    clusters_.set_defaults(handler=clusters.run)
+
+    ltv = sub.add_parser(
+        "ltv", help="train/choose the lifetime-value model out of time, write ltv_predictions"
+    )
+    ltv.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    ltv.add_argument("--train-cutoffs", type=int, default=6,
+                     help="labelled periods the supervised models train on (default 6)")
+    ltv.add_argument("--schema", default=None,
+                     help="schema of the marts (default: $DBT_SCHEMA or analytics)")
+    ltv.add_argument("--ltv-schema", default=os.environ.get("LTV_SCHEMA", "ml"),
+                     help="schema of ltv_predictions (dbt var ltv_schema; default ml)")
+    ltv.add_argument("--out", default=None, help="report folder (default .local/ltv)")
+    ltv.add_argument("--dbt-vars", default=None,
+                     help="extra dbt --vars (JSON) for the rebuild, e.g. reverse_etl_role")
+    ltv.add_argument("--no-dbt", action="store_true",
+                     help="only write the predictions; do not rebuild rfm_segments_current")
+    ltv.set_defaults(handler=ltv_command.cmd_ltv)
     return parser
 
 

@@ -571,7 +571,7 @@ def build_report(where: warehouses.Warehouse | postgres.Connection, schema: str,
     data.segment_mix_png.write_bytes(pngs["segment_mix"])
     data.transitions_png.write_bytes(pngs["transitions"])
     data.rf_grid_png.write_bytes(pngs["rf_grid"])
-    # issue 8: the clusters' sections, only once `rfm clusters` has stored a model (the
+    # the clusters' sections, only once `rfm clusters` has stored a model (the
     # clustering step runs on PostgreSQL)
     from rfm_segmentation.clusters import report_sections  # pandas: only when drawing
 
@@ -594,17 +594,3 @@ def cmd_report(args: argparse.Namespace, console: Console, root: Path) -> int:
         console.print(f"  {path}")
     console.print(f"open {data.html.as_uri()} in a browser")
     return 0
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``report`` verb to the ``rfm`` command."""
-    verb = sub.add_parser(
-        "report", help="HTML + PNG report: segment mix, latest transitions, R x F grid"
-    )
-    verb.add_argument(
-        "--out", help="output folder (default: .local/report in the project)", default=None
-    )
-    verb.add_argument(
-        "--schema", default=None, help="schema of the marts (default: $DBT_SCHEMA or analytics)"
-    )
-    verb.set_defaults(handler=cmd_report)

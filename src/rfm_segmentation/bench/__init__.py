@@ -34,7 +34,7 @@ The modules: ``plan`` (sizes, shapes, options), ``data`` (generate, load, read b
 """
 
 from rfm_segmentation.bench.backends import spark_sql_main
-from rfm_segmentation.bench.cli import cmd_bench, register
+from rfm_segmentation.bench.cli import cmd_bench
 from rfm_segmentation.bench.compare import (
     Comparison,
     compare_cursor,
@@ -55,6 +55,7 @@ from rfm_segmentation.bench.plan import (
     PRODUCTION_BUILD,
     SHAPES,
     SIZES,
+    SPARK_MAX_SIZE,
     BenchError,
     BenchOptions,
     BenchPlan,
@@ -68,6 +69,7 @@ __all__ = [
     "PRODUCTION_BUILD",
     "SHAPES",
     "SIZES",
+    "SPARK_MAX_SIZE",
     "_DIALECTS",
     "BenchError",
     "BenchOptions",
@@ -84,7 +86,6 @@ __all__ = [
     "pandas_clean",
     "pandas_segments",
     "read_raw_payments",
-    "register",
     "render_markdown",
     "render_sql",
     "run_benchmark",

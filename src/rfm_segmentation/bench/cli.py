@@ -23,9 +23,7 @@ from rfm_segmentation import warehouses
 from rfm_segmentation.bench.measure import machine_facts
 from rfm_segmentation.bench.plan import (
     ENGINE_LABELS,
-    SHAPES,
     SIZE_ORDER,
-    SIZES,
     SPARK_MAX_SIZE,
     BenchOptions,
     BenchPlan,
@@ -35,48 +33,6 @@ from rfm_segmentation.bench.plan import (
 from rfm_segmentation.bench.results import summary_table, write_results
 from rfm_segmentation.bench.runner import run_benchmark
 from rfm_segmentation.warehouses import postgres
-
-
-def _periods_list(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected e.g. 12,24,36, got {text!r}") from err
-    if not values or min(values) < 2:
-        raise argparse.ArgumentTypeError(f"expected periods >= 2, e.g. 12,24,36, got {text!r}")
-    return values
-
-
-def register(sub: Any) -> None:
-    """Add the ``bench`` verb to the ``rfm`` sub-command parsers."""
-    parser = sub.add_parser(
-        "bench", help="benchmark: naive vs ours vs floor vs pandas (writes benchmarks/results.*)"
-    )
-    parser.add_argument("--size", choices=list(SIZES), default="S",
-                        help="S: 10k users/24 months, M: 100k/36, L: 1M/36 (default S)")
-    parser.add_argument("--shape", choices=list(SHAPES), default="normal",
-                        help="dense: a quarter of the users, ~80 payments each")
-    parser.add_argument("--periods", type=_periods_list, default=None,
-                        help="scaling mode: measure at each number of periods, e.g. 12,24,36")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--naive-timeout", type=float, default=900.0,
-                        help="cap of the naive statement, seconds (default 900)")
-    parser.add_argument("--database", default="rfm_bench",
-                        help="database to (re)create on the server (default rfm_bench)")
-    parser.add_argument("--output", type=Path, default=None,
-                        help="folder of results.md/results.json (default: benchmarks/)")
-    parser.add_argument("--explain", action="store_true",
-                        help="also EXPLAIN ANALYZE the history's compiled SQL "
-                        "(benchmarks/profiles/; PostgreSQL only)")
-    parser.add_argument("--engine", choices=list(warehouses.ENGINES), default=None,
-                        help="postgres, duckdb or spark (default: DBT_TARGET, else postgres)")
-    parser.add_argument("--note", default=None,
-                        help="a note kept with the run and shown in results.md (e.g. the "
-                        "machine was busy)")
-    parser.add_argument("--force", action="store_true",
-                        help=f"let --engine spark run sizes above {SPARK_MAX_SIZE}")
-    parser.set_defaults(handler=cmd_bench)
-
 
 _LOCK_KEY: Final = "rfm_segmentation.bench"
 

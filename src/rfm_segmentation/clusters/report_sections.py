@@ -1,4 +1,4 @@
-"""The report's cluster sections (issue 8), drawn only when `rfm clusters` has stored a model:
+"""The report's cluster sections, drawn only when `rfm clusters` has stored a model:
 the elbow and silhouette curves, users by cluster (recency vs monetary), the profile heatmap of
 both segmentations and the drivers (permutation importances)."""
 

@@ -71,23 +71,3 @@ def cmd_ltv(args: argparse.Namespace, console: Console, root: Path) -> int:
         console.print(table)
     console.print(f"done in {time.perf_counter() - started:.1f}s")
     return 0
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``ltv`` verb to the ``rfm`` command."""
-    verb = sub.add_parser(
-        "ltv", help="train/choose the lifetime-value model out of time, write ltv_predictions"
-    )
-    verb.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    verb.add_argument("--train-cutoffs", type=int, default=6,
-                      help="labelled periods the supervised models train on (default 6)")
-    verb.add_argument("--schema", default=None,
-                      help="schema of the marts (default: $DBT_SCHEMA or analytics)")
-    verb.add_argument("--ltv-schema", default=os.environ.get("LTV_SCHEMA", "ml"),
-                      help="schema of ltv_predictions (dbt var ltv_schema; default ml)")
-    verb.add_argument("--out", default=None, help="report folder (default .local/ltv)")
-    verb.add_argument("--dbt-vars", default=None,
-                      help="extra dbt --vars (JSON) for the rebuild, e.g. reverse_etl_role")
-    verb.add_argument("--no-dbt", action="store_true",
-                      help="only write the predictions; do not rebuild rfm_segments_current")
-    verb.set_defaults(handler=cmd_ltv)

@@ -37,7 +37,7 @@ EMBEDDED_SETTINGS: Final = {"wal_level": "minimal", "max_wal_senders": "0",
 with one restart at its first start). ``wal_level = minimal``: a table created and filled in
 one transaction, as every table of a ``--full-refresh`` is (dbt fills the new table and swaps it
 in at commit), is fsynced at commit instead of written to the WAL as well: the full build at M
-normal took 25.0 s instead of 26.9 s (benchmarks/README.md, session 6). It gives up what this
+normal took 25.0 s instead of 26.9 s (benchmarks/README.md). It gives up what this
 local server is not used for (streaming replicas, WAL archiving, point-in-time recovery); crash
 recovery is unchanged. ``max_wal_senders = 0`` is what ``minimal`` requires.
 ``deadlock_timeout = 100`` (ms, 1 s by default): an autovacuum of a table that dbt is about to
