@@ -320,6 +320,12 @@ def _copy_in(
     return source.rows
 
 
+def _copy_payments(cur: PgCursor, table: sql.Composable, payments: Iterable[PaymentRow],
+                   conn: PgConnection) -> int:
+    columns = ("payment_id", "user_id", "payment_date", "payment_amount")
+    return _copy_in(cur, table, columns, map(_payment_line, payments), conn)
+
+
 def load_raw(
     conn: PgConnection,
     payments: Iterable[PaymentRow],
@@ -352,13 +358,7 @@ def load_raw(
             cur.execute(
                 sql.SQL("CREATE TABLE {} (date_day date, date_month date)").format(calendar_table)
             )
-            n_payments = _copy_in(
-                cur,
-                payments_table,
-                ("payment_id", "user_id", "payment_date", "payment_amount"),
-                map(_payment_line, payments),
-                conn,
-            )
+            n_payments = _copy_payments(cur, payments_table, payments, conn)
             n_calendar = _copy_in(
                 cur,
                 calendar_table,
@@ -386,13 +386,7 @@ def append_payments(
     payments_table = sql.Identifier(schema, "fact_payments")
     try:
         with conn.cursor() as cur:
-            n_payments = _copy_in(
-                cur,
-                payments_table,
-                ("payment_id", "user_id", "payment_date", "payment_amount"),
-                map(_payment_line, payments),
-                conn,
-            )
+            n_payments = _copy_payments(cur, payments_table, payments, conn)
             cur.execute(sql.SQL("ANALYZE {}").format(payments_table))
         conn.commit()
     except BaseException:
