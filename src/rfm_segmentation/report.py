@@ -30,7 +30,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from rich.console import Console
 
-from rfm_segmentation import database, engines
+from rfm_segmentation import warehouses
+from rfm_segmentation.warehouses import postgres
 
 #: Display order of the segments of SPEC.md, best customers first. Segments a business user adds
 #: to the seed come after these, alphabetically.
@@ -160,7 +161,7 @@ def _transition_key(
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _fetch(warehouse: engines.Warehouse, schema: str) -> _Marts:
+def _fetch(warehouse: warehouses.Warehouse, schema: str) -> _Marts:
     """Read the marts in one read-only, repeatable-read transaction (one consistent snapshot)."""
 
     def table(name: str) -> str:
@@ -533,11 +534,11 @@ segment the seed rfm_segment_map gives it, and counts its users.</p>
 # --- entry points ----------------------------------------------------------------------------
 
 
-def build_report(where: engines.Warehouse | database.Connection, schema: str,
+def build_report(where: warehouses.Warehouse | postgres.Connection, schema: str,
                  out_dir: Path) -> ReportData:
     """Read the marts of ``schema``, write the three PNGs and ``report.html`` into ``out_dir``
     (created if missing) and return the numbers plotted with the files' paths."""
-    warehouse = engines.as_warehouse(where)
+    warehouse = warehouses.as_warehouse(where)
     marts = _fetch(warehouse, schema)
     segments = ordered_segments(
         [*marts.segment_map.values(), *(s for _, s in marts.mix),
@@ -570,13 +571,13 @@ def build_report(where: engines.Warehouse | database.Connection, schema: str,
     data.segment_mix_png.write_bytes(pngs["segment_mix"])
     data.transitions_png.write_bytes(pngs["transitions"])
     data.rf_grid_png.write_bytes(pngs["rf_grid"])
-    # issue 8: the clusters' sections, only once `rfm clusters` has stored a model (the
+    # the clusters' sections, only once `rfm clusters` has stored a model (the
     # clustering step runs on PostgreSQL)
     from rfm_segmentation.clusters import report_sections  # pandas: only when drawing
 
     clusters = (
         report_sections.build(warehouse.connection, schema, out_dir)
-        if isinstance(warehouse, engines.PostgresWarehouse) else None
+        if isinstance(warehouse, warehouses.PostgresWarehouse) else None
     )
     extra = clusters.html if clusters else ""
     data.html.write_text(render_html(data, pngs, extra), encoding="utf-8")
@@ -584,7 +585,7 @@ def build_report(where: engines.Warehouse | database.Connection, schema: str,
 
 
 def cmd_report(args: argparse.Namespace, console: Console, root: Path) -> int:
-    warehouse = engines.resolve(root)
+    warehouse = warehouses.resolve(root)
     schema = args.schema or os.environ.get("DBT_SCHEMA") or "analytics"
     out_dir = Path(args.out) if args.out else root / ".local" / "report"
     data = build_report(warehouse, schema, out_dir.resolve())
@@ -593,17 +594,3 @@ def cmd_report(args: argparse.Namespace, console: Console, root: Path) -> int:
         console.print(f"  {path}")
     console.print(f"open {data.html.as_uri()} in a browser")
     return 0
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``report`` verb to the ``rfm`` command."""
-    verb = sub.add_parser(
-        "report", help="HTML + PNG report: segment mix, latest transitions, R x F grid"
-    )
-    verb.add_argument(
-        "--out", help="output folder (default: .local/report in the project)", default=None
-    )
-    verb.add_argument(
-        "--schema", default=None, help="schema of the marts (default: $DBT_SCHEMA or analytics)"
-    )
-    verb.set_defaults(handler=cmd_report)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 
-from rfm_segmentation import database, engines
+from rfm_segmentation import dbt_runner, warehouses
+from rfm_segmentation.warehouses import postgres
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,9 @@ class Summary:
     rejected: list[tuple[str, int]]
 
 
-def fetch(where: engines.Warehouse | database.Connection, schema: str) -> Summary:
+def fetch(where: warehouses.Warehouse | postgres.Connection, schema: str) -> Summary:
     """Read the summary from the tables dbt built in ``schema``."""
-    warehouse = engines.as_warehouse(where)
+    warehouse = warehouses.as_warehouse(where)
     current = warehouse.quote(schema, "rfm_segments_current")
     history = warehouse.quote(schema, "rfm_segments_history")
     rejected = warehouse.quote(schema, "payments_rejected")
@@ -97,3 +100,10 @@ def render(result: Summary) -> Group:
     if not result.rejected:
         rejected.add_row("(none)", "0")
     return Group(segments, rejected)
+
+
+def cmd_summary(args: argparse.Namespace, console: Console, root: Path) -> int:
+    """`rfm summary`: the segments of the latest period."""
+    warehouse = warehouses.resolve(root)
+    console.print(render(fetch(warehouse, dbt_runner.target_schema())))
+    return dbt_runner.OK

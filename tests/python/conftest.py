@@ -14,15 +14,16 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from psycopg2 import sql
 
-from rfm_segmentation import database, engines
+from rfm_segmentation import warehouses as engines
+from rfm_segmentation.raw import PaymentRow
+from rfm_segmentation.warehouses import postgres as database
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -31,8 +32,6 @@ SCHEMA = "analytics"
 TEST_ENGINES = tuple(
     e.strip() for e in os.environ.get("RFM_TEST_ENGINES", "postgres,duckdb").split(",") if e.strip()
 )
-
-PaymentRow = tuple[str | None, str | None, datetime | None, Decimal | None]
 
 
 @dataclass
@@ -145,7 +144,7 @@ def engine_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     elif engine == "duckdb":
         yield Warehouse(engines.DuckDBWarehouse(tmp_path / "warehouse.duckdb"), tmp_path)
     elif engine == "spark":
-        from rfm_segmentation import spark
+        from rfm_segmentation.warehouses import spark
 
         backend = spark.SparkWarehouse(tmp_path / "spark")
         try:

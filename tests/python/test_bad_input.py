@@ -14,7 +14,7 @@ import psycopg2
 import pytest
 import yaml
 
-from rfm_segmentation import engines
+from rfm_segmentation import warehouses as engines
 from test_dbt_project import (
     as_raw,
     assert_marts_match,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rfm_segmentation import bench, database
+from rfm_segmentation import bench
+from rfm_segmentation.warehouses import postgres as database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,7 +69,7 @@ def test_spark_refuses_big_sizes_without_force(tmp_path: Path) -> None:
 
 
 def test_segment_matrix_is_complete() -> None:
-    assert len(bench.SEGMENT_MATRIX) == 25
+    assert len(bench.segment_matrix(ROOT)) == 25
 
 
 def test_tiny_benchmark_naive_dbt_and_pandas_agree(

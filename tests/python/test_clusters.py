@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rfm_segmentation import demo_data
+from rfm_segmentation import demo as demo_data
 from rfm_segmentation.clusters import model
 from rfm_segmentation.clusters.model import ClusterModel, fit, knee, match_labels
 

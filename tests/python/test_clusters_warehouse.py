@@ -23,8 +23,10 @@ import pytest
 from scipy import stats
 from sklearn.metrics import adjusted_rand_score
 
-from rfm_segmentation import database, demo_data, report
+from rfm_segmentation import demo as demo_data
+from rfm_segmentation import report
 from rfm_segmentation.clusters import command, store
+from rfm_segmentation.warehouses import postgres as database
 
 from conftest import SCHEMA, Warehouse
 
@@ -68,7 +70,7 @@ def scenario(server: database.Connection, tmp_path_factory: pytest.TempPathFacto
     }
     conn = connection.connect()
     try:
-        demo_data.load_enrichment(conn, demo_data.generate_users(SPEC),
+        database.load_enrichment(conn, demo_data.generate_users(SPEC),
                                   demo_data.generate_balances(SPEC),
                                   demo_data.generate_user_groups(SPEC))
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rfm_segmentation import demo_data
+from rfm_segmentation import demo as demo_data
 
 import reference
 from conftest import SCHEMA, DbtResult, PaymentRow, Warehouse

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from rfm_segmentation.demo_data import (
+from rfm_segmentation.demo import (
     DIRTY_KINDS,
     DemoSpec,
-    PaymentRow,
     generate_calendar,
     generate_payments,
 )
+from rfm_segmentation.raw import PaymentRow
 
 DEFAULT = DemoSpec()
 SMALL = DemoSpec(n_users=300, seed=7)
@@ -343,7 +343,7 @@ def _fetch(conn: object, query: str) -> list[tuple[object, ...]]:
 
 
 def test_load_raw_round_trips_values(conn: object) -> None:
-    from rfm_segmentation.demo_data import load_raw
+    from rfm_segmentation.warehouses.postgres import load_raw
 
     aware = datetime(2024, 5, 1, 14, 30, 0, tzinfo=timezone(timedelta(hours=2)))
     rows: list[PaymentRow] = [
@@ -397,7 +397,7 @@ def test_load_raw_round_trips_values(conn: object) -> None:
 
 
 def test_load_raw_demo_reload_and_quoting(conn: object) -> None:
-    from rfm_segmentation.demo_data import load_raw
+    from rfm_segmentation.warehouses.postgres import load_raw
 
     schema = 'Demo "raw"'
     spec = DemoSpec(n_users=200, seed=11)
@@ -437,7 +437,7 @@ def test_load_raw_demo_reload_and_quoting(conn: object) -> None:
 
 
 def test_load_raw_rolls_back_on_error(conn: object) -> None:
-    from rfm_segmentation.demo_data import load_raw
+    from rfm_segmentation.warehouses.postgres import load_raw
 
     load_raw(conn, [("p1", "u1", datetime(2024, 1, 1), Decimal("1.00"))], [], schema="rb")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rfm_segmentation import engines, spark
+from rfm_segmentation import warehouses as engines
+from rfm_segmentation.warehouses import spark
 
 from conftest import ROOT
 

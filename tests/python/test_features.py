@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from rfm_segmentation import database, demo_data
-from rfm_segmentation.ltv.simulate import SimulationSpec, simulate_payments
+from rfm_segmentation import demo as demo_data
+from rfm_segmentation.warehouses import postgres as database
+from simulate import SimulationSpec, simulate_payments
 
 from conftest import Warehouse
 

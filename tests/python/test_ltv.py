@@ -10,10 +10,11 @@ from datetime import date, datetime
 
 import pytest
 
-from rfm_segmentation import database, demo_data
+from rfm_segmentation import demo as demo_data
 from rfm_segmentation.ltv import pipeline, report
 from rfm_segmentation.ltv import warehouse as ltv_warehouse
-from rfm_segmentation.ltv.simulate import SimulationSpec, simulate_payments
+from rfm_segmentation.warehouses import postgres as database
+from simulate import SimulationSpec, simulate_payments
 
 from conftest import RFM, ROOT, Warehouse
 

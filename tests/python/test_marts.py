@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from rfm_segmentation import demo_data
+from rfm_segmentation import demo as demo_data
 
 from conftest import SCHEMA, Warehouse
 

@@ -33,7 +33,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from psycopg2 import sql
 
-from rfm_segmentation import database, demo_data, engines
+from rfm_segmentation import demo as demo_data
+from rfm_segmentation import warehouses as engines
+from rfm_segmentation.warehouses import postgres as database
 from test_dbt_project import (
     HISTORY_KEY,
     as_raw,

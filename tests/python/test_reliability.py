@@ -37,7 +37,8 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from rfm_segmentation import database, demo_data
+from rfm_segmentation import demo as demo_data
+from rfm_segmentation.warehouses import postgres as database
 
 from conftest import DBT, RFM, ROOT, SCHEMA, PaymentRow, Warehouse, yaml_flow
 
@@ -94,7 +95,7 @@ def chunks() -> tuple[list[PaymentRow], list[PaymentRow], list[PaymentRow]]:
 def load_first(connection: database.Connection) -> None:
     conn = connection.connect()
     try:
-        demo_data.load_raw(
+        database.load_raw(
             conn, chunks()[0], demo_data.generate_calendar(date(2023, 1, 1), date(2024, 12, 31))
         )
     finally:
@@ -104,7 +105,7 @@ def load_first(connection: database.Connection) -> None:
 def append(connection: database.Connection, rows: list[PaymentRow]) -> None:
     conn = connection.connect()
     try:
-        demo_data.append_payments(conn, rows)
+        database.append_payments(conn, rows)
     finally:
         conn.close()
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from rfm_segmentation import cli, demo_data, report
+from rfm_segmentation import cli, report
+from rfm_segmentation import demo as demo_data
 
 from conftest import ROOT, SCHEMA, Warehouse
 

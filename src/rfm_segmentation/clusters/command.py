@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.metrics import adjusted_rand_score
 
-from rfm_segmentation import database
+from rfm_segmentation import dbt_runner, warehouses
 from rfm_segmentation.clusters import drivers, model, store
+from rfm_segmentation.warehouses import postgres
 
 #: The dbt models rebuilt after a training (the model's staging views and what reads them).
 DBT_SELECTION = (
@@ -49,12 +48,12 @@ def project_var(root: Path, name: str, default: float) -> float:
     return default if value is None else float(value)
 
 
-def ground_truth_ari(connection: database.Connection, raw_schema: str,
+def ground_truth_ari(connection: postgres.Connection, raw_schema: str,
                      users: pd.Series, labels: np.ndarray) -> float | None:
     """Adjusted Rand index against the demo's known groups (raw.demo_user_groups), if any."""
     if not store.relation_exists(connection, raw_schema, "demo_user_groups"):
         return None
-    with database.cursor(connection) as cur:
+    with postgres.cursor(connection) as cur:
         cur.execute(sql.SQL("select user_id, behaviour_group from {}").format(
             sql.Identifier(raw_schema, "demo_user_groups")))
         truth = dict(cur.fetchall())
@@ -66,7 +65,7 @@ def ground_truth_ari(connection: database.Connection, raw_schema: str,
 
 
 def train(
-    connection: database.Connection,
+    connection: postgres.Connection,
     schema: str,
     *,
     raw_schema: str = "raw",
@@ -105,14 +104,6 @@ def train(
     return TrainOutcome(result, version, len(frame), ari, explained)
 
 
-def _dbt(root: Path, connection: database.Connection, args: list[str]) -> int:
-    env = {k: v for k, v in os.environ.items() if k not in database.LIBPQ_VARIABLES}
-    env.update(connection.env)
-    candidate = Path(sys.executable).with_name("dbt")
-    executable = str(candidate) if candidate.exists() else "dbt"
-    return subprocess.run([executable, *args], cwd=root, env=env, check=False).returncode
-
-
 def render(outcome: TrainOutcome) -> Table:
     result = outcome.result
     fitted = result.model
@@ -136,15 +127,13 @@ def render(outcome: TrainOutcome) -> Table:
 
 
 def cmd_clusters(args: argparse.Namespace, console: Console, root: Path) -> int:
-    from rfm_segmentation import engines
-
-    refusal = engines.postgres_only_refusal(
+    refusal = warehouses.postgres_only_refusal(
         "clusters", "clustering",
         "the cluster models build on every engine once the model tables exist")
     if refusal:
         console.print(f"[red]{refusal}[/]")
         return 2
-    connection = database.resolve(root)
+    connection = postgres.resolve(root)
     schema = args.schema or os.environ.get("DBT_SCHEMA") or "analytics"
     min_share = (args.min_segment_share if args.min_segment_share is not None
                  else project_var(root, "cluster_min_segment_share", 0.05))
@@ -165,7 +154,5 @@ def cmd_clusters(args: argparse.Namespace, console: Console, root: Path) -> int:
         return 0
     command = ["build", "--select", *DBT_SELECTION]
     console.rule("[bold]dbt " + " ".join(command))
-    code = _dbt(root, connection, command)
-    if code != 0:
-        console.print(f"[red]dbt build failed (exit {code})[/]")
-    return code
+    return dbt_runner.report_failure(
+        dbt_runner.run(connection, root, command, console=console), console)

@@ -1,4 +1,4 @@
-"""The report's cluster sections (issue 8), drawn only when `rfm clusters` has stored a model:
+"""The report's cluster sections, drawn only when `rfm clusters` has stored a model:
 the elbow and silhouette curves, users by cluster (recency vs monetary), the profile heatmap of
 both segmentations and the drivers (permutation importances)."""
 
@@ -20,8 +20,8 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from psycopg2 import sql
 
-from rfm_segmentation import database
 from rfm_segmentation.clusters import store
+from rfm_segmentation.warehouses import postgres
 
 DPI = 120
 PROFILE_FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "aum_per_day",
@@ -194,7 +194,7 @@ def describe(profiles: pd.DataFrame, top: int = 4) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def build(connection: database.Connection, schema: str, out_dir: Path) -> ClusterSections | None:
+def build(connection: postgres.Connection, schema: str, out_dir: Path) -> ClusterSections | None:
     """The sections, or None when no model is stored (or the cluster marts are not built)."""
     curve = store.read_table(connection, schema, "cluster_model_k_curve")
     clusters = store.read_table(connection, schema, "cluster_model_clusters")
@@ -203,7 +203,7 @@ def build(connection: database.Connection, schema: str, out_dir: Path) -> Cluste
         for t in ("cluster_assignments", "segment_profiles", "cluster_features")
     ):
         return None
-    with database.cursor(connection) as cur:
+    with postgres.cursor(connection) as cur:
         cur.execute(sql.SQL(
             "select a.cluster_name, f.recency_days, cast(f.monetary as double precision)"
             " as monetary from {a} as a inner join {f} as f using (snapshot_period, user_id)"

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from psycopg2 import sql
 
-from rfm_segmentation import database
 from rfm_segmentation.clusters.model import FEATURES, ClusterModel, FitResult
+from rfm_segmentation.warehouses import postgres
 
 TABLES: dict[str, str] = {
     "cluster_model_runs": """
@@ -49,22 +49,22 @@ ATTRIBUTES_NUMERIC = ("days_since_signup",)
 ATTRIBUTES_CATEGORY = ("country", "acquisition_channel", "age_band")
 
 
-def relation_exists(connection: database.Connection, schema: str, name: str) -> bool:
-    with database.cursor(connection) as cur:
+def relation_exists(connection: postgres.Connection, schema: str, name: str) -> bool:
+    with postgres.cursor(connection) as cur:
         cur.execute("select to_regclass(%s) is not null",
                     (sql.Identifier(schema, name).as_string(cur.connection),))
         return bool(cur.fetchone()[0])
 
 
-def _frame(connection: database.Connection, query: sql.Composable,
+def _frame(connection: postgres.Connection, query: sql.Composable,
            params: Sequence[Any] | None = None) -> pd.DataFrame:
-    with database.cursor(connection) as cur:
+    with postgres.cursor(connection) as cur:
         cur.execute(query, params)
         names = [c.name for c in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=names)
 
 
-def read_features(connection: database.Connection, schema: str,
+def read_features(connection: postgres.Connection, schema: str,
                   period: date | None = None) -> pd.DataFrame:
     """The rows of ``cluster_features`` of one period (default: the latest), by user_id."""
     table = sql.Identifier(schema, "cluster_features")
@@ -96,7 +96,7 @@ def model_inputs(frame: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
     return names, x
 
 
-def load_latest(connection: database.Connection, schema: str) -> ClusterModel | None:
+def load_latest(connection: postgres.Connection, schema: str) -> ClusterModel | None:
     """The latest stored version, or None before the first training."""
     if not relation_exists(connection, schema, "cluster_model_runs"):
         return None
@@ -159,7 +159,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def save(connection: database.Connection, schema: str, result: FitResult, info: RunInfo,
+def save(connection: postgres.Connection, schema: str, result: FitResult, info: RunInfo,
          drivers: pd.DataFrame | None = None) -> int:
     """Store ``result`` as the next version (in one transaction; the version is taken under a
     lock on the runs table) and return it."""
@@ -216,7 +216,7 @@ def save(connection: database.Connection, schema: str, result: FitResult, info: 
     return version
 
 
-def read_table(connection: database.Connection, schema: str, name: str,
+def read_table(connection: postgres.Connection, schema: str, name: str,
                where_latest: bool = True) -> pd.DataFrame | None:
     """A model table (the latest version's rows), or None when it does not exist."""
     if not relation_exists(connection, schema, name):

@@ -12,17 +12,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rfm_segmentation import database, engines
+from rfm_segmentation import dbt_runner, warehouses
 from rfm_segmentation.ltv import pipeline, report, warehouse
+from rfm_segmentation.warehouses import postgres
 
 
 def cmd_ltv(args: argparse.Namespace, console: Console, root: Path) -> int:
-    refusal = engines.postgres_only_refusal(
+    refusal = warehouses.postgres_only_refusal(
         "ltv", "training", "rfm_user_features and the predicted_ltv columns build on every engine")
     if refusal:
         console.print(f"[red]{refusal}[/]")
         return 2
-    connection = database.resolve(root)
+    connection = postgres.resolve(root)
     schema = args.schema or os.environ.get("DBT_SCHEMA", "analytics")
     started = time.perf_counter()
     console.rule("[bold]1/4 features")
@@ -60,39 +61,13 @@ def cmd_ltv(args: argparse.Namespace, console: Console, root: Path) -> int:
         return 0
 
     console.rule("[bold]4/4 dbt: the current segments with predicted_ltv")
-    from rfm_segmentation import cli  # the `rfm dbt` machinery (lock per schema); cli imports us
-
     dbt_vars = {**json.loads(args.dbt_vars or "{}"), "ltv_schema": args.ltv_schema}
-    code = cli.cmd_dbt(
-        argparse.Namespace(dbt_args=["build", "--select", "stg_ml__ltv_predictions+",
-                                     "--vars", json.dumps(dbt_vars)]),
-        console, root,
-    )
-    if code != 0:
-        console.print(f"[red]dbt build failed (exit {code})[/]")
-        return code
+    code = dbt_runner.run(connection, root, ["build", "--select", "stg_ml__ltv_predictions+"],
+                          dbt_vars=dbt_vars, console=console)
+    if code != dbt_runner.OK:
+        return dbt_runner.report_failure(code, console)
     segments, top = report.fetch_current(connection, schema)
     for table in report.current_tables(segments, top):
         console.print(table)
     console.print(f"done in {time.perf_counter() - started:.1f}s")
     return 0
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``ltv`` verb to the ``rfm`` command."""
-    verb = sub.add_parser(
-        "ltv", help="train/choose the lifetime-value model out of time, write ltv_predictions"
-    )
-    verb.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    verb.add_argument("--train-cutoffs", type=int, default=6,
-                      help="labelled periods the supervised models train on (default 6)")
-    verb.add_argument("--schema", default=None,
-                      help="schema of the marts (default: $DBT_SCHEMA or analytics)")
-    verb.add_argument("--ltv-schema", default=os.environ.get("LTV_SCHEMA", "ml"),
-                      help="schema of ltv_predictions (dbt var ltv_schema; default ml)")
-    verb.add_argument("--out", default=None, help="report folder (default .local/ltv)")
-    verb.add_argument("--dbt-vars", default=None,
-                      help="extra dbt --vars (JSON) for the rebuild, e.g. reverse_etl_role")
-    verb.add_argument("--no-dbt", action="store_true",
-                      help="only write the predictions; do not rebuild rfm_segments_current")
-    verb.set_defaults(handler=cmd_ltv)

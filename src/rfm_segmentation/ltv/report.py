@@ -10,8 +10,8 @@ from typing import Any
 from psycopg2 import sql
 from rich.table import Table
 
-from rfm_segmentation.database import Connection, cursor
 from rfm_segmentation.ltv.pipeline import Outcome
+from rfm_segmentation.warehouses.postgres import Connection, cursor
 
 
 def _number(value: float, pattern: str) -> str:

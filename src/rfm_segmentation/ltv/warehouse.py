@@ -11,8 +11,8 @@ import pandas as pd
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
-from rfm_segmentation.database import Connection, cursor
 from rfm_segmentation.ltv.pipeline import InsufficientDataError, Outcome, Period
+from rfm_segmentation.warehouses.postgres import Connection, cursor
 
 FEATURES_TABLE = "rfm_user_features"
 PREDICTIONS_TABLE = "ltv_predictions"

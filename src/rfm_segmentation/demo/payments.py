@@ -1,4 +1,4 @@
-"""Deterministic demo data for the RFM project, and a COPY-based loader for the raw tables.
+"""Deterministic demo payments for the RFM project (the warehouses load them: ``warehouses/``).
 
 The generator simulates a customer base with numpy, one calendar month at a time, and streams the
 rows in payment-time order, so memory stays bounded by one month of payments:
@@ -24,32 +24,25 @@ With ``DemoSpec.dirty_rows`` a fixed plan of dirty rows (see ``DIRTY_KINDS``) is
 stream at deterministic positions, spread over the months of history; each dirty row is modelled
 on a clean row of the month it appears in and is inserted right after it.
 
-Issue 8 adds the optional sources ``dim_users`` and ``fact_balances`` (``generate_users``,
-``generate_balances``, ``load_enrichment``) from their own random streams, so the payments of a
-spec do not change; and ``DemoSpec(behaviour_groups=True)``: users drawn from the known groups of
-``BEHAVIOUR_GROUPS`` (their ground truth: ``generate_user_groups``), to check the clusters.
+With ``DemoSpec(behaviour_groups=True)`` users are drawn from the known groups of
+``BEHAVIOUR_GROUPS`` instead (their ground truth: ``generate_user_groups``), to check the
+clusters. The optional sources ``dim_users`` and ``fact_balances`` come from their own random
+streams (``enrichment``), so the payments of a spec do not change.
 """
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import psycopg2
-from psycopg2 import sql
-from psycopg2.extensions import connection as PgConnection
-from psycopg2.extensions import cursor as PgCursor
-from psycopg2.extensions import encodings
 
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+from rfm_segmentation.raw import PaymentRow
 
 __all__ = [
     "ACQUISITION_GROWTH",
@@ -61,21 +54,13 @@ __all__ = [
     "DemoSpec",
     "LIFETIME_MEAN_MONTHS",
     "ONE_TIME_SHARE",
-    "PaymentRow",
     "RATE_MEAN_PER_MONTH",
     "RATE_SHAPE",
-    "append_payments",
     "generate_calendar",
-    "generate_balances",
     "generate_payments",
     "generate_user_groups",
-    "generate_users",
-    "load_enrichment",
-    "load_raw",
 ]
 
-PaymentRow = tuple[str | None, str | None, datetime | None, Decimal | None]
-"""(payment_id, user_id, payment_date, payment_amount) exactly as stored in the raw table."""
 
 # --- simulation parameters -------------------------------------------------------------------
 ACQUISITION_GROWTH: Final = 4.0
@@ -104,7 +89,6 @@ _STREAM_USERS: Final = 0
 _STREAM_PAYMENTS: Final = 1
 _STREAM_DIRTY: Final = 2
 _STREAM_GROUPS: Final = 3  # behaviour groups (index 0: membership, 1: their parameters)
-_STREAM_ENRICHMENT: Final = 4  # dim_users (index 0) and fact_balances (index 1)
 
 # --- dirty rows --------------------------------------------------------------------------------
 _NULL_PAYMENT_ID: Final = "null_payment_id"
@@ -184,7 +168,7 @@ class DemoSpec:
     lifetime_mean_months: float = LIFETIME_MEAN_MONTHS
     one_time_share: float = ONE_TIME_SHARE
     # Draw every customer from one of the known behaviour groups of ``BEHAVIOUR_GROUPS`` instead
-    # of the shape above (issue 8: the clusters must recover them). Off: payments unchanged.
+    # of the shape above (the clusters must recover them). Off: payments unchanged.
     behaviour_groups: bool = False
 
     def __post_init__(self) -> None:
@@ -204,7 +188,7 @@ class DemoSpec:
 
 
 @dataclass(frozen=True)
-class _Population:
+class Population:
     arrival: IntArray  # epoch seconds of the first payment, ascending
     churn: IntArray  # epoch seconds after which the customer stops buying (<= end)
     rate: FloatArray  # repeat purchases per month while active
@@ -236,35 +220,35 @@ class _Ref:
     cents: int
 
 
-def _epoch_seconds_floor(value: datetime) -> int:
+def epoch_seconds_floor(value: datetime) -> int:
     return (value - _EPOCH) // _ONE_SECOND
 
 
-def _epoch_seconds_ceil(value: datetime) -> int:
+def epoch_seconds_ceil(value: datetime) -> int:
     return -((_EPOCH - value) // _ONE_SECOND)
 
 
-def _from_epoch_seconds(seconds: int) -> datetime:
+def from_epoch_seconds(seconds: int) -> datetime:
     return _EPOCH + timedelta(seconds=seconds)
 
 
-def _cents_to_decimal(cents: int) -> Decimal:
+def cents_to_decimal(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
-def _rng(seed: int, stream: int, index: int) -> np.random.Generator:
+def random_stream(seed: int, stream: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, index)))
 
 
 def _month_windows(start_s: int, end_s: int) -> list[tuple[int, int]]:
     """[lo, hi) epoch-second windows of the calendar months covering [start_s, end_s)."""
-    first = _from_epoch_seconds(start_s).date().replace(day=1)
+    first = from_epoch_seconds(start_s).date().replace(day=1)
     windows: list[tuple[int, int]] = []
     month = first
     while True:
         nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-        lo = max(_epoch_seconds_floor(datetime.combine(month, time())), start_s)
-        hi = min(_epoch_seconds_floor(datetime.combine(nxt, time())), end_s)
+        lo = max(epoch_seconds_floor(datetime.combine(month, time())), start_s)
+        hi = min(epoch_seconds_floor(datetime.combine(nxt, time())), end_s)
         if lo >= end_s:
             break
         windows.append((lo, hi))
@@ -272,9 +256,9 @@ def _month_windows(start_s: int, end_s: int) -> list[tuple[int, int]]:
     return windows
 
 
-def _population(spec: DemoSpec, start_s: int, end_s: int) -> _Population:
+def population(spec: DemoSpec, start_s: int, end_s: int) -> Population:
     n = spec.n_users
-    rng = _rng(spec.seed, _STREAM_USERS, 0)
+    rng = random_stream(spec.seed, _STREAM_USERS, 0)
     span = end_s - start_s
     # Truncated exponential arrivals by inverse CDF: density ∝ growth ** x on x in [0, 1).
     u = rng.random(n)
@@ -288,7 +272,7 @@ def _population(spec: DemoSpec, start_s: int, end_s: int) -> _Population:
     user_ids = np.array([f"u{i:06d}" for i in range(1, n + 1)], dtype=object)
     if spec.behaviour_groups:  # independent streams: the default population is untouched
         arrival, group = _group_arrivals(spec, start_s, end_s)
-        grng = _rng(spec.seed, _STREAM_GROUPS, 1)
+        grng = random_stream(spec.seed, _STREAM_GROUPS, 1)
         params = np.array([g[2:6] for g in BEHAVIOUR_GROUPS], dtype=np.float64)
         rate_mean, lifetime_mean, one_time_p, amount_median = params[group].T
         one_time = grng.random(n) < one_time_p
@@ -300,12 +284,12 @@ def _population(spec: DemoSpec, start_s: int, end_s: int) -> _Population:
         )
         rate = grng.gamma(_GROUP_RATE_SHAPE, rate_mean / _GROUP_RATE_SHAPE)
         log_amount = np.log(amount_median) + _GROUP_AMOUNT_LOG_SD * grng.standard_normal(n)
-    return _Population(arrival, churn.astype(np.int64), rate, log_amount, user_ids)
+    return Population(arrival, churn.astype(np.int64), rate, log_amount, user_ids)
 
 
-def _month_batch(pop: _Population, seed: int, index: int, lo: int, hi: int) -> _Batch:
+def _month_batch(pop: Population, seed: int, index: int, lo: int, hi: int) -> _Batch:
     """Clean payments with lo <= time < hi, sorted by (time, user)."""
-    rng = _rng(seed, _STREAM_PAYMENTS, index)
+    rng = random_stream(seed, _STREAM_PAYMENTS, index)
     first_lo, first_hi = np.searchsorted(pop.arrival, [lo, hi], side="left")
     new_users = np.arange(first_lo, first_hi, dtype=np.int64)
     # Repeat purchases: Poisson process on [max(arrival, lo), min(churn, hi)).
@@ -364,8 +348,8 @@ def _dirty_row(
     For ``padded_ids`` it is the replacement of ``ref`` itself; otherwise an additional row.
     """
     kind, j = item.kind, item.instance
-    when = _from_epoch_seconds(ref.seconds)
-    amount = _cents_to_decimal(ref.cents)
+    when = from_epoch_seconds(ref.seconds)
+    amount = cents_to_decimal(ref.cents)
     if kind == _NULL_PAYMENT_ID:
         return (None, ref.user_id, when, amount)
     if kind == _BLANK_PAYMENT_ID:
@@ -392,13 +376,13 @@ def _dirty_row(
         seconds = max(ref.seconds - shift, ctx.start_s)
         cents = max(1, ref.cents * int(rng.integers(30, 90)) // 100)
         user = _other_user(ctx, ref, rng)
-        return (ref.payment_id, user, _from_epoch_seconds(seconds), _cents_to_decimal(cents))
+        return (ref.payment_id, user, from_epoch_seconds(seconds), cents_to_decimal(cents))
     if kind == _CONFLICT_ORIGINAL_WINS:  # later (and dearer), still before as_of
         shift = int(rng.integers(1, _MAX_CONFLICT_SHIFT_SECONDS))
         seconds = min(ref.seconds + shift, ctx.end_s - 1)
         cents = ref.cents + max(1, ref.cents * int(rng.integers(10, 70)) // 100)
         user = _other_user(ctx, ref, rng)
-        return (ref.payment_id, user, _from_epoch_seconds(seconds), _cents_to_decimal(cents))
+        return (ref.payment_id, user, from_epoch_seconds(seconds), cents_to_decimal(cents))
     if kind == _PADDED_IDS:
         pad_payment, pad_user = ((" ", " "), ("", "  "), ("  ", ""))[j % 3]
         payment_id = f"{pad_payment}{fresh_id or ref.payment_id}{pad_payment}"
@@ -420,7 +404,7 @@ def _clean_rows(
             [_payment_id(k) for k in numbers[a:b].tolist()],
             user_ids[batch.users[a:b]].tolist(),
             batch.seconds[a:b].astype("datetime64[s]").astype(object).tolist(),
-            [_cents_to_decimal(c) for c in batch.cents[a:b].tolist()],
+            [cents_to_decimal(c) for c in batch.cents[a:b].tolist()],
             strict=True,
         )
 
@@ -440,8 +424,8 @@ def _ref_row(ref: _Ref) -> PaymentRow:
     return (
         ref.payment_id,
         ref.user_id,
-        _from_epoch_seconds(ref.seconds),
-        _cents_to_decimal(ref.cents),
+        from_epoch_seconds(ref.seconds),
+        cents_to_decimal(ref.cents),
     )
 
 
@@ -451,9 +435,9 @@ def generate_payments(spec: DemoSpec) -> Iterator[PaymentRow]:
     Rows stream month by month in payment-time order: one month is held as numpy arrays and
     converted to Python objects a slice at a time.
     """
-    start_s = _epoch_seconds_floor(datetime.combine(spec.start, time()))
-    end_s = _epoch_seconds_ceil(spec.as_of)  # payments at whole seconds < end_s are < as_of
-    pop = _population(spec, start_s, end_s)
+    start_s = epoch_seconds_floor(datetime.combine(spec.start, time()))
+    end_s = epoch_seconds_ceil(spec.as_of)  # payments at whole seconds < end_s are < as_of
+    pop = population(spec, start_s, end_s)
     windows = _month_windows(start_s, end_s)
     plan = _dirty_plan(len(windows)) if spec.dirty_rows else [[] for _ in windows]
     ctx = _DirtyContext(start_s, end_s, spec.as_of, spec.n_users, pop.user_ids)
@@ -468,7 +452,7 @@ def generate_payments(spec: DemoSpec) -> Iterator[PaymentRow]:
         take = min(len(due), n)
         items, pending = due[:take], due[take:]
 
-        rng = _rng(spec.seed, _STREAM_DIRTY, index)
+        rng = random_stream(spec.seed, _STREAM_DIRTY, index)
         positions = rng.choice(n, size=take, replace=False) if take else np.empty(0, np.int64)
         fresh_positions = np.sort(
             np.array(
@@ -505,7 +489,7 @@ def generate_payments(spec: DemoSpec) -> Iterator[PaymentRow]:
     # Only for tiny specs: items that found no clean row in their month or later all reuse the
     # last clean row, appended at the end (padded ids then come as an extra clean payment).
     if pending and last_ref is not None:
-        rng = _rng(spec.seed, _STREAM_DIRTY, len(windows))
+        rng = random_stream(spec.seed, _STREAM_DIRTY, len(windows))
         for item in pending:
             fresh = None
             if item.kind in _FRESH_ID_KINDS or item.kind == _PADDED_IDS:
@@ -524,7 +508,7 @@ def generate_calendar(start: date, end: date) -> Iterator[tuple[date, date]]:
         day += one_day
 
 
-# --- behaviour groups and enrichment (issue 8) ------------------------------------------------
+# --- behaviour groups ----------------------------------------------------------------------------
 BEHAVIOUR_GROUPS: Final[tuple[tuple[str, float, float, float, float, float, float, float,
                                       float, float], ...]] = (
     # name, share, purchases/month, mean lifetime (months), one-time share, median amount,
@@ -540,30 +524,12 @@ basket and balances, so that the clusters can be checked against them (adjusted 
 _GROUP_MIN_LIFETIME_MONTHS: Final = 2.0  # a repeat buyer stays at least this long
 _GROUP_RATE_SHAPE: Final = 6.0  # gamma shape of rates within a group (low dispersion)
 _GROUP_AMOUNT_LOG_SD: Final = 0.35
-_GROUP_AUM_LOG_SD: Final = 0.6
-
-COUNTRIES: Final = ("DE", "FR", "NL", "ES", "IT")
-CHANNELS: Final = ("organic", "paid_search", "social", "referral", "partner")
-AGE_BANDS: Final = ("18-24", "25-34", "35-44", "45-54", "55+")
-# P(channel), P(age band) for high-value and other users: the enrichment attributes over-index
-# in the best groups, so that the profiles have something to find. Country is independent.
-_CHANNEL_P: Final = {
-    "high": (0.25, 0.10, 0.05, 0.45, 0.15),
-    "other": (0.35, 0.30, 0.25, 0.05, 0.05),
-}
-_AGE_P: Final = {"high": (0.02, 0.13, 0.30, 0.35, 0.20), "other": (0.25, 0.35, 0.20, 0.12, 0.08)}
-_COUNTRY_P: Final = (0.35, 0.25, 0.15, 0.15, 0.10)
-
-UserRow = tuple[str, str, str, date, str]
-"""(user_id, country, acquisition_channel, signup_date, age_band) of ``dim_users``."""
-BalanceRow = tuple[str, date, Decimal]
-"""(user_id, start_date, aum) of ``fact_balances``."""
 
 
 def _group_arrivals(spec: DemoSpec, start_s: int, end_s: int) -> tuple[IntArray, IntArray]:
     """Arrival instants (ascending, so user ids stay in arrival order) and the group of each
     user: groups are drawn first, then an arrival uniform in the group's window."""
-    rng = _rng(spec.seed, _STREAM_GROUPS, 0)
+    rng = random_stream(spec.seed, _STREAM_GROUPS, 0)
     shares = np.array([g[1] for g in BEHAVIOUR_GROUPS])
     group = rng.choice(len(BEHAVIOUR_GROUPS), size=spec.n_users, p=shares / shares.sum())
     window = np.array([g[8:10] for g in BEHAVIOUR_GROUPS], dtype=np.float64)[group]
@@ -573,9 +539,9 @@ def _group_arrivals(spec: DemoSpec, start_s: int, end_s: int) -> tuple[IntArray,
     return arrival[order], group[order].astype(np.int64)
 
 
-def _behaviour_groups(spec: DemoSpec) -> IntArray:
-    start_s = _epoch_seconds_floor(datetime.combine(spec.start, time()))
-    return _group_arrivals(spec, start_s, _epoch_seconds_ceil(spec.as_of))[1]
+def behaviour_groups(spec: DemoSpec) -> IntArray:
+    start_s = epoch_seconds_floor(datetime.combine(spec.start, time()))
+    return _group_arrivals(spec, start_s, epoch_seconds_ceil(spec.as_of))[1]
 
 
 def generate_user_groups(spec: DemoSpec) -> list[tuple[str, str]]:
@@ -583,286 +549,4 @@ def generate_user_groups(spec: DemoSpec) -> list[tuple[str, str]]:
     if not spec.behaviour_groups:
         raise ValueError("the demo has behaviour groups only with behaviour_groups=True")
     names = [g[0] for g in BEHAVIOUR_GROUPS]
-    return [(f"u{i + 1:06d}", names[g]) for i, g in enumerate(_behaviour_groups(spec).tolist())]
-
-
-def _is_high_value(spec: DemoSpec, pop: _Population) -> npt.NDArray[np.bool_]:
-    if spec.behaviour_groups:
-        return _behaviour_groups(spec) == 0
-    value = np.log1p(pop.rate) + pop.log_amount
-    return value >= np.quantile(value, 0.75)
-
-
-def _enrichment_population(spec: DemoSpec) -> tuple[_Population, int]:
-    start_s = _epoch_seconds_floor(datetime.combine(spec.start, time()))
-    end_s = _epoch_seconds_ceil(spec.as_of)
-    return _population(spec, start_s, end_s), end_s
-
-
-def generate_users(spec: DemoSpec) -> list[UserRow]:
-    """``dim_users``: attributes that are not used to segment (country, acquisition channel,
-    signup date: up to 30 days before the first payment, age band). Channel and age band lean
-    towards referral and older bands for the high-value users; country is independent."""
-    pop, _end_s = _enrichment_population(spec)
-    rng = _rng(spec.seed, _STREAM_ENRICHMENT, 0)
-    high = _is_high_value(spec, pop)
-    n = spec.n_users
-    country = rng.choice(len(COUNTRIES), size=n, p=_COUNTRY_P)
-    channel_high = rng.choice(len(CHANNELS), size=n, p=_CHANNEL_P["high"])
-    channel_other = rng.choice(len(CHANNELS), size=n, p=_CHANNEL_P["other"])
-    age_high = rng.choice(len(AGE_BANDS), size=n, p=_AGE_P["high"])
-    age_other = rng.choice(len(AGE_BANDS), size=n, p=_AGE_P["other"])
-    channel = np.where(high, channel_high, channel_other)
-    age = np.where(high, age_high, age_other)
-    lead_days = rng.integers(0, 31, size=n)
-    rows: list[UserRow] = []
-    for i in range(n):
-        signup = _from_epoch_seconds(int(pop.arrival[i])).date() - timedelta(days=int(lead_days[i]))
-        rows.append((str(pop.user_ids[i]), COUNTRIES[country[i]], CHANNELS[channel[i]], signup,
-                     AGE_BANDS[age[i]]))
-    return rows
-
-
-def generate_balances(spec: DemoSpec) -> list[BalanceRow]:
-    """``fact_balances``: one row per user who holds assets (start date between the first
-    payment and ``as_of``, assets under management log-normal; larger for bigger spenders, or
-    by group with ``behaviour_groups``)."""
-    pop, end_s = _enrichment_population(spec)
-    rng = _rng(spec.seed, _STREAM_ENRICHMENT, 1)
-    n = spec.n_users
-    if spec.behaviour_groups:
-        group = _behaviour_groups(spec)
-        has = rng.random(n) < np.array([g[7] for g in BEHAVIOUR_GROUPS])[group]
-        log_aum = np.log(np.array([g[6] for g in BEHAVIOUR_GROUPS])[group])
-        log_aum = log_aum + _GROUP_AUM_LOG_SD * rng.standard_normal(n)
-    else:
-        has = rng.random(n) < 0.6
-        log_aum = math.log(3_000.0) + 1.5 * (pop.log_amount - math.log(AMOUNT_MEDIAN))
-        log_aum = log_aum + 0.8 * rng.standard_normal(n)
-    start = pop.arrival + np.floor(rng.random(n) * np.minimum(end_s - pop.arrival, 60 * 86_400))
-    rows: list[BalanceRow] = []
-    for i in np.flatnonzero(has).tolist():
-        cents = max(1, int(round(math.exp(float(log_aum[i])) * 100.0)))
-        rows.append((str(pop.user_ids[i]), _from_epoch_seconds(int(start[i])).date(),
-                     _cents_to_decimal(cents)))
-    return rows
-
-
-def load_enrichment(
-    conn: PgConnection,
-    users: Iterable[UserRow],
-    balances: Iterable[BalanceRow],
-    groups: Iterable[tuple[str, str]] | None = None,
-    schema: str = "raw",
-) -> dict[str, int]:
-    """Replace the optional sources ``<schema>.dim_users`` and ``<schema>.fact_balances`` (and
-    ``demo_user_groups``, the ground truth of a grouped demo, dropped when ``groups`` is None);
-    commit; return the row counts. Like ``load_raw``, tables are dropped with CASCADE."""
-    tables = {
-        "dim_users": ("user_id text, country text, acquisition_channel text, signup_date date, "
-                      "age_band text", users),
-        "fact_balances": ("user_id text, start_date date, aum numeric", balances),
-        "demo_user_groups": ("user_id text, behaviour_group text", groups),
-    }
-    counts: dict[str, int] = {}
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            for name, (columns, rows) in tables.items():
-                table = sql.Identifier(schema, name)
-                cur.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table))
-                if rows is None:
-                    continue
-                cur.execute(sql.SQL("CREATE TABLE {} (" + columns + ")").format(table))
-                names = [c.split()[0] for c in columns.split(", ")]
-                lines = (
-                    "\t".join(
-                        _COPY_NULL if v is None else _copy_text(str(v)) for v in row
-                    ) + "\n"
-                    for row in rows
-                )
-                counts[name] = _copy_in(cur, table, names, lines, conn)
-                cur.execute(sql.SQL("ANALYZE {}").format(table))
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    return counts
-
-
-# --- loading -----------------------------------------------------------------------------------
-_COPY_NULL: Final = "\\N"
-_COPY_CHUNK_ROWS: Final = 4096
-_COPY_READ_SIZE: Final = 1 << 16
-
-
-def _copy_text(value: str) -> str:
-    """Escape a value for COPY ... (FORMAT text)."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return value
-
-
-def _copy_timestamp(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(sep=" ")
-
-
-def _payment_line(row: PaymentRow) -> str:
-    payment_id, user_id, payment_date, payment_amount = row
-    return (
-        f"{_COPY_NULL if payment_id is None else _copy_text(payment_id)}\t"
-        f"{_COPY_NULL if user_id is None else _copy_text(user_id)}\t"
-        f"{_COPY_NULL if payment_date is None else _copy_timestamp(payment_date)}\t"
-        f"{_COPY_NULL if payment_amount is None else str(payment_amount)}\n"
-    )
-
-
-def _calendar_line(row: tuple[date, date]) -> str:
-    return f"{row[0].isoformat()}\t{row[1].isoformat()}\n"
-
-
-class _CopySource(io.RawIOBase):
-    """Raw byte stream of COPY text lines, produced lazily from an iterator of lines."""
-
-    def __init__(self, lines: Iterator[str], encoding: str) -> None:
-        super().__init__()
-        self._lines = lines
-        self._encoding = encoding
-        self._buffer = memoryview(b"")
-        self._offset = 0
-        self.rows = 0
-        self.error: Exception | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def _next_chunk(self) -> memoryview:
-        chunk: list[str] = []
-        for line in self._lines:
-            chunk.append(line)
-            if len(chunk) == _COPY_CHUNK_ROWS:
-                break
-        self.rows += len(chunk)
-        return memoryview("".join(chunk).encode(self._encoding))
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        try:
-            if self._offset >= len(self._buffer):
-                self._buffer, self._offset = self._next_chunk(), 0
-        except Exception as exc:  # psycopg2 reports it as QueryCanceled; keep the original
-            self.error = exc
-            raise
-        target = memoryview(buffer).cast("B")
-        n = min(len(target), len(self._buffer) - self._offset)
-        target[:n] = self._buffer[self._offset : self._offset + n]
-        self._offset += n
-        return n
-
-
-def _copy_in(
-    cur: PgCursor,
-    table: sql.Composable,
-    columns: Sequence[str],
-    lines: Iterator[str],
-    conn: PgConnection,
-) -> int:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT text)").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    )
-    source = _CopySource(lines, encodings[conn.encoding])
-    try:
-        with io.BufferedReader(source, buffer_size=_COPY_READ_SIZE) as stream:
-            cur.copy_expert(statement.as_string(conn), stream, size=_COPY_READ_SIZE)
-    except psycopg2.Error as err:
-        if source.error is not None:  # the rows' iterable failed: raise that, not the cancel
-            raise source.error from err
-        raise
-    return source.rows
-
-
-def load_raw(
-    conn: PgConnection,
-    payments: Iterable[PaymentRow],
-    calendar: Iterable[tuple[date, date]],
-    schema: str = "raw",
-) -> dict[str, int]:
-    """Create schema if missing; drop and recreate ``<schema>.fact_payments`` (payment_id text,
-    user_id text, payment_date timestamp, payment_amount numeric) and ``<schema>.dim_calendar``
-    (date_day date, date_month date); load both with COPY streamed from the iterables; analyze
-    both; commit; return the row counts ``{'fact_payments': n, 'dim_calendar': m}``.
-
-    NULLs load as SQL NULL and blank strings stay blank strings. The tables are dropped with
-    CASCADE, so views built on them (e.g. dbt staging views) are dropped too and are recreated
-    by the next ``dbt build``. On error the transaction is rolled back.
-    """
-    schema_id = sql.Identifier(schema)
-    payments_table = sql.SQL("{}.{}").format(schema_id, sql.Identifier("fact_payments"))
-    calendar_table = sql.SQL("{}.{}").format(schema_id, sql.Identifier("dim_calendar"))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema_id))
-            for table in (payments_table, calendar_table):
-                cur.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table))
-            cur.execute(
-                sql.SQL(
-                    "CREATE TABLE {} (payment_id text, user_id text, "
-                    "payment_date timestamp, payment_amount numeric)"
-                ).format(payments_table)
-            )
-            cur.execute(
-                sql.SQL("CREATE TABLE {} (date_day date, date_month date)").format(calendar_table)
-            )
-            n_payments = _copy_in(
-                cur,
-                payments_table,
-                ("payment_id", "user_id", "payment_date", "payment_amount"),
-                map(_payment_line, payments),
-                conn,
-            )
-            n_calendar = _copy_in(
-                cur,
-                calendar_table,
-                ("date_day", "date_month"),
-                map(_calendar_line, calendar),
-                conn,
-            )
-            for table in (payments_table, calendar_table):
-                cur.execute(sql.SQL("ANALYZE {}").format(table))
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    return {"fact_payments": n_payments, "dim_calendar": n_calendar}
-
-
-def append_payments(
-    conn: PgConnection,
-    payments: Iterable[PaymentRow],
-    schema: str = "raw",
-) -> int:
-    """COPY more rows into the existing ``<schema>.fact_payments`` (e.g. a new period arriving),
-    analyze it and commit; return the number of rows appended. On error the transaction is
-    rolled back and nothing is appended."""
-    payments_table = sql.Identifier(schema, "fact_payments")
-    try:
-        with conn.cursor() as cur:
-            n_payments = _copy_in(
-                cur,
-                payments_table,
-                ("payment_id", "user_id", "payment_date", "payment_amount"),
-                map(_payment_line, payments),
-                conn,
-            )
-            cur.execute(sql.SQL("ANALYZE {}").format(payments_table))
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    return n_payments
+    return [(f"u{i + 1:06d}", names[g]) for i, g in enumerate(behaviour_groups(spec).tolist())]

@@ -5,7 +5,7 @@ parquet under ``warehouse/`` and the Hive metastore (embedded Derby) under ``met
 Embedded Derby admits one JVM at a time, so this module never holds a Spark session while dbt
 runs:
 - the raw tables are written as parquet files by DuckDB and registered in the metastore by a
-  short-lived Spark process (``python -m rfm_segmentation.spark register ...``);
+  short-lived Spark process (``python -m rfm_segmentation.warehouses spark-register ...``);
 - the marts are read back from their parquet files with DuckDB (a reader only: every value was
   computed by Spark).
 The same settings are in profiles.yml (target ``spark``); keep the two in step.
@@ -18,11 +18,12 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
-from rfm_segmentation import demo_data, engines
+from rfm_segmentation.raw import CalendarRow, PaymentRow
+from rfm_segmentation.warehouses.base import Warehouse
+from rfm_segmentation.warehouses.duckdb import DuckDBWarehouse
 
 RAW_TABLES: Final = ("fact_payments", "dim_calendar")
 
@@ -47,11 +48,16 @@ def spark_conf(folder: Path) -> dict[str, str]:
     }
 
 
-class SparkWarehouse(engines.Warehouse):
+class SparkWarehouse(Warehouse):
     engine = "spark"
+    settings = ("RFM_SPARK_DIR",)
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder.resolve()
+
+    @classmethod
+    def from_environment(cls, root: Path, environ: Mapping[str, str]) -> SparkWarehouse:
+        return cls(spark_dir(root, environ))
 
     def describe(self) -> str:
         return f"local Spark (session): {self.folder}"
@@ -92,23 +98,23 @@ class SparkWarehouse(engines.Warehouse):
     def _raw_dir(self, schema: str) -> Path:
         return self.folder / "raw_files" / schema
 
-    def load_raw(self, payments: Iterable[demo_data.PaymentRow],
-                 calendar: Iterable[tuple[date, date]], schema: str = "raw") -> dict[str, int]:
-        staging = engines.DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+    def load_raw(self, payments: Iterable[PaymentRow],
+                 calendar: Iterable[CalendarRow], schema: str = "raw") -> dict[str, int]:
+        staging = DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
         counts = staging.load_raw(payments, calendar, schema)
         self._export(staging, schema, RAW_TABLES)
         self._register(schema)
         return counts
 
-    def append_payments(self, payments: Iterable[demo_data.PaymentRow],
+    def append_payments(self, payments: Iterable[PaymentRow],
                         schema: str = "raw") -> int:
-        staging = engines.DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+        staging = DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
         count = staging.append_payments(payments, schema)
         self._export(staging, schema, ("fact_payments",))
         self._register(schema)
         return count
 
-    def _export(self, staging: engines.DuckDBWarehouse, schema: str,
+    def _export(self, staging: DuckDBWarehouse, schema: str,
                 tables: Iterable[str]) -> None:
         target = self._raw_dir(schema)
         target.mkdir(parents=True, exist_ok=True)
@@ -121,8 +127,8 @@ class SparkWarehouse(engines.Warehouse):
 
     def _register(self, schema: str) -> None:
         done = subprocess.run(
-            [sys.executable, "-m", "rfm_segmentation.spark", "register", str(self.folder),
-             schema, str(self._raw_dir(schema))],
+            [sys.executable, "-m", "rfm_segmentation.warehouses", "spark-register",
+             str(self.folder), schema, str(self._raw_dir(schema))],
             env={**os.environ, "TZ": "UTC"}, capture_output=True, text=True, check=False,
         )
         if done.returncode != 0:
@@ -131,14 +137,20 @@ class SparkWarehouse(engines.Warehouse):
             )
 
 
-def register(folder: Path, schema: str, files: Path) -> None:
-    """(Re)create ``<schema>.<table>`` in the metastore over each ``<files>/<table>.parquet``."""
+def start_session(folder: Path) -> Any:
+    """A Spark session with the settings of ``spark_conf`` (in a short-lived process of its
+    own: embedded Derby admits one JVM at a time)."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in spark_conf(folder).items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    return builder.getOrCreate()
+
+
+def register(folder: Path, schema: str, files: Path) -> None:
+    """(Re)create ``<schema>.<table>`` in the metastore over each ``<files>/<table>.parquet``."""
+    session = start_session(folder)
     try:
         session.sql(f"create database if not exists `{schema}`")
         for table in RAW_TABLES:
@@ -151,9 +163,3 @@ def register(folder: Path, schema: str, files: Path) -> None:
     finally:
         session.stop()
 
-
-if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "register":
-        register(Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4]))
-    else:
-        raise SystemExit("usage: python -m rfm_segmentation.spark register FOLDER SCHEMA FILES")

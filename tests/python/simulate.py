@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-PaymentRow = tuple[str | None, str | None, datetime | None, Decimal | None]
+from rfm_segmentation.raw import PaymentRow
 
 
 @dataclass(frozen=True)
