@@ -15,9 +15,9 @@ import pytest
 
 from rfm_segmentation import demo as demo_data
 from rfm_segmentation.warehouses import postgres as database
-from simulate import SimulationSpec, simulate_payments
 
 from conftest import Warehouse
+from simulate import SimulationSpec, simulate_payments
 
 SPEC = SimulationSpec(n_users=400, start=date(2022, 6, 1), as_of=datetime(2023, 9, 10, 8, 0))
 HORIZON = 3

@@ -14,9 +14,9 @@ from rfm_segmentation import demo as demo_data
 from rfm_segmentation.ltv import pipeline, report
 from rfm_segmentation.ltv import warehouse as ltv_warehouse
 from rfm_segmentation.warehouses import postgres as database
-from simulate import SimulationSpec, simulate_payments
 
 from conftest import RFM, ROOT, Warehouse
+from simulate import SimulationSpec, simulate_payments
 
 SPEC = SimulationSpec(n_users=1200, start=date(2022, 1, 1), as_of=datetime(2024, 1, 10, 12, 0))
 BASELINES = ("zero", "last_horizon", "historical_rate")

@@ -25,6 +25,7 @@ import pytest
 from rfm_segmentation.ltv.btyd import BetaGeo, FitError, GammaGamma
 from rfm_segmentation.ltv.metrics import evaluate
 from rfm_segmentation.ltv.pipeline import InsufficientDataError, Period, make_plan
+
 from simulate import SimulationSpec, simulate_payments
 
 CDNOW = Path(__file__).resolve().parents[1] / "fixtures" / "cdnow_customers_summary.csv"

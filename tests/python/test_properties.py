@@ -1,4 +1,4 @@
-"""Generated inputs (issue 5): hypothesis draws small raw payment sets and run parameters, dbt
+"""Generated inputs: hypothesis draws small raw payment sets and run parameters, dbt
 builds each one in its own database, and every public output is compared with the plain-Python
 reference of SPEC.md (tests/python/reference.py).
 

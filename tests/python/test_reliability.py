@@ -1,4 +1,4 @@
-"""Failure, retry, concurrency and readers, against the real PostgreSQL (issue 5).
+"""Failure, retry, concurrency and readers, against the real PostgreSQL.
 
 * A `dbt build` killed with SIGKILL in the middle of the history model, then run again, leaves
   exactly what an uninterrupted build leaves: on a first build, on an incremental run (killed
