@@ -1,4 +1,5 @@
-"""`rfm bench`: how fast is the history, next to the naive design, the floor and pandas.
+"""`rfm bench`: how fast is the history, next to the article's query as written, the naive design
+(that query with the cleaning), the floors and pandas.
 
 On PostgreSQL (``--engine postgres``, the default unless DBT_TARGET says otherwise) one run
 works in its own database (``rfm_bench`` by default, dropped and recreated) on the server
@@ -12,14 +13,18 @@ folder, both under ``.local/bench/<engine>`` (never the demo's). It measures on 
 4. ``dbt build --full-refresh`` at the same instant (the headline full build), then the unit
    tests on their own (every build above is the production job, ``PRODUCTION_BUILD``, which
    leaves them to CI);
-5. the naive design, ``benchmarks/naive.sql``, as ``create table ... as`` (capped);
-6. the floor, ``benchmarks/floor.sql``, as ``create table ... as``;
+5. the article's history query as written, ``benchmarks/article.sql`` (the headline of every
+   ratio; its segments are not compared), then the naive design, ``benchmarks/naive.sql``, each
+   as ``create table ... as`` (capped);
+6. the floor, ``benchmarks/floor.sql``, and the scheduled run's floor,
+   ``benchmarks/floor_scheduled.sql``, as ``create table ... as``;
 7. the pandas way of the background articles (a groupby per period), compute time only;
 8. checks that the naive design, pandas and our full build give every (period, user) the same
    segment, and that the incremental run equals the full build; fails loudly otherwise;
-9. dbt's fixed cost per invocation, optionally EXPLAIN ANALYZE of the history's compiled SQL.
+9. dbt's fixed cost per invocation, optionally EXPLAIN ANALYZE of the history's compiled SQL;
+   the peak RSS of dbt and of this process, and PostgreSQL's temp files per step.
 
-naive.sql and floor.sql are written for PostgreSQL; ``render_sql`` turns them into DuckDB's or
+The SQL peers are written for PostgreSQL; ``render_sql`` turns them into DuckDB's or
 Spark's dialect (``_DIALECTS``). On Spark they run in a Spark process of their own, after dbt
 (embedded Derby admits one JVM), and every check reads Spark's parquet files with DuckDB.
 PostgreSQL-only figures (temp spilled, EXPLAIN, relation size) are None (n/a) elsewhere.
@@ -28,7 +33,7 @@ The results are merged into ``benchmarks/results.json`` (one entry per engine, s
 number of periods) and rendered to ``benchmarks/results.md``.
 
 The modules: ``plan`` (sizes, shapes, options), ``data`` (generate, load, read back), ``peers``
-(the naive SQL, the floor, pandas), ``dbt_runs`` and ``measure`` (timing dbt and SQL),
+(the SQL peers' dialects, pandas), ``dbt_runs`` and ``measure`` (timing dbt and SQL),
 ``backends`` (what differs by engine), ``compare`` (the checks), ``runner`` (one run),
 ``results`` (results.json and results.md), ``cli`` (the verb).
 """

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import io
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from datetime import date, datetime
@@ -85,11 +85,14 @@ def append_later(connection: postgres.Connection | warehouses.Warehouse,
 
 def read_raw_payments(connection: postgres.Connection, raw_schema: str = RAW_SCHEMA) -> Any:
     """The raw payments as a pandas DataFrame (ids as text with NULL read as '', payment_date as
-    datetime64, amount as float64), read with COPY ... TO STDOUT (CSV)."""
+    datetime64, amount as float64), read with COPY ... TO STDOUT (CSV).
+
+    The CSV goes through a temporary file, not memory: at size L (~20M rows) an in-memory text
+    buffer would hold several GB beside the frame."""
     import pandas as pd
 
-    buffer = io.StringIO()
-    with closing(connection.connect()) as conn, conn.cursor() as cur:
+    with tempfile.TemporaryFile(mode="w+b", prefix="rfm-bench-raw-") as buffer, \
+            closing(connection.connect()) as conn, conn.cursor() as cur:
         cur.copy_expert(
             sql.SQL(
                 "copy (select payment_id, user_id, payment_date, "
@@ -98,13 +101,13 @@ def read_raw_payments(connection: postgres.Connection, raw_schema: str = RAW_SCH
             ).format(sql.Identifier(raw_schema, "fact_payments")).as_string(conn),
             buffer,
         )
-    buffer.seek(0)
-    frame = pd.read_csv(
-        buffer,
-        dtype={"payment_id": str, "user_id": str, "payment_date": str},
-        keep_default_na=False,
-        na_values={"payment_amount": [""]},
-    )
+        buffer.seek(0)
+        frame = pd.read_csv(
+            buffer,
+            dtype={"payment_id": str, "user_id": str, "payment_date": str},
+            keep_default_na=False,
+            na_values={"payment_amount": [""]},
+        )
     frame["payment_date"] = pd.to_datetime(frame["payment_date"].replace("", None),
                                            format="ISO8601")
     return frame

@@ -1,12 +1,13 @@
-"""What our dbt build is measured against: the naive SQL and the floor (``benchmarks/naive.sql``,
-``benchmarks/floor.sql``, rendered in each engine's dialect) and the pandas way of the
-background articles (a groupby per period), which reads the R x F segment matrix from the seed
-``seeds/rfm_segment_map.csv`` as dbt does."""
+"""What our dbt build is measured against: the article's history query as written, the naive SQL
+(the article's query with the cleaning rules), the floor and the scheduled run's floor
+(``benchmarks/{article,naive,floor,floor_scheduled}.sql``, rendered in each engine's dialect) and
+the pandas way of the background articles (a groupby per period), which reads the R x F segment
+matrix from the seed ``seeds/rfm_segment_map.csv`` as dbt does."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -26,9 +27,13 @@ _DIALECTS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
          "datediff(cast(snapshot_at as date), cast(max(payment_date) as date))"),
         ("0.0::float8", "cast(0.0 as double)"),
         ("cast(null as text)", "cast(null as string)"),
+        # article.sql: Spark subtracts timestamps into an interval it cannot store in a table;
+        # seconds between them order the users the same way.
+        ("date_month - max(payment_date) as recency",
+         "cast(date_month as long) - cast(max(payment_date) as long) as recency"),
     ),
 }
-"""The few spellings of naive.sql and floor.sql that differ by engine: (PostgreSQL text, the
+"""The few spellings of the peers' SQL files that differ by engine: (PostgreSQL text, the
 engine's). One SQL file per approach; render_sql applies these."""
 
 
@@ -94,17 +99,21 @@ def segment_matrix(root: Path) -> dict[tuple[int, int], str]:
 
 
 def pandas_segments(clean: Any, periods: Sequence[tuple[date, datetime]],
-                    matrix: Mapping[tuple[int, int], str]) -> Any:
+                    matrix: Mapping[tuple[int, int], str],
+                    on_period: Callable[[int], None] | None = None) -> Any:
     """The articles' way, per period: filter the payments before the snapshot, group by user,
     rank, look the R x F scores up in ``matrix`` (``segment_matrix``). Returns
-    (snapshot_period, user_id, recency_days, frequency, rfm_segment)."""
+    (snapshot_period, user_id, recency_days, frequency, rfm_segment). ``on_period(done)`` is
+    called after each period (for a progress bar)."""
     import pandas as pd
 
     lookup = np.array([matrix.get((code // 10, code % 10), "") for code in range(56)],
                       dtype=object)
 
     parts = []
-    for period_start, snapshot_at in periods:
+    for done, (period_start, snapshot_at) in enumerate(periods, start=1):
+        if on_period is not None:
+            on_period(done - 1)
         upto = clean.loc[clean["payment_date"] < snapshot_at]
         if upto.empty:
             continue
@@ -124,4 +133,6 @@ def pandas_segments(clean: Any, periods: Sequence[tuple[date, datetime]],
             "frequency": rfm["frequency"].to_numpy(),
             "rfm_segment": lookup[r * 10 + f],
         }))
+    if on_period is not None:
+        on_period(len(periods))
     return pd.concat(parts, ignore_index=True)

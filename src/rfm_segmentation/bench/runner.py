@@ -1,9 +1,10 @@
-"""One benchmark run end to end (see the package docstring): data, dbt builds, the naive SQL,
-the floor, pandas, the checks, dbt's fixed cost; its results entry."""
+"""One benchmark run end to end (see the package docstring): data, dbt builds, the article's
+query, the naive SQL, the two floors, pandas, the checks, dbt's fixed cost; its results entry."""
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import time
 from collections.abc import Mapping
@@ -58,6 +59,11 @@ def _dbt_entry(run: DbtRun, history_model: str = HISTORY_MODEL) -> dict[str, Any
         **run.node_summary(),
         "log": run.log_path,
     }
+
+
+def bench_peak_rss_mb() -> float:
+    """The peak RSS of this process (the harness: data generation, loading, pandas) so far."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
 def round_or_none(value: float | None, digits: int = 3) -> float | None:
@@ -116,6 +122,7 @@ def run_benchmark(
         started = time.perf_counter()
         counts, later_rows = load_initial(bench.warehouse, plan, progress)
         load_s = time.perf_counter() - started
+        peak_after_load = bench_peak_rss_mb()
 
         def timed_dbt(args: list[str], dbt_vars: dict[str, str], label: str) -> DbtRun:
             task = steps.start(f"dbt {' '.join(args)} {dbt_vars['rfm_as_of']}")
@@ -150,7 +157,7 @@ def run_benchmark(
         full_sql = runner.compiled_path().read_text()
         unit_tests = timed_dbt(["test", "--select", "test_type:unit"], final_vars, "unit-tests")
 
-        # 5. naive, 6. floor
+        # 5. the article's query, naive; 6. the floors
         def timed_sql(name: str, table: str, timeout_s: float | None = None) -> SqlStep:
             cap = f" (capped at {timeout_s:.0f}s)" if timeout_s else ""
             task = steps.start(f"{name}.sql{cap}")
@@ -161,8 +168,11 @@ def run_benchmark(
             steps.done(task, f"{step.wall_s:.1f}s" + (" CAPPED" if step.capped else ""))
             return step
 
+        article = timed_sql("article", f"{BENCH_SCHEMA}.article_history",
+                            options.naive_timeout_s)
         naive = timed_sql("naive", f"{BENCH_SCHEMA}.naive_history", options.naive_timeout_s)
         floor = timed_sql("floor", f"{BENCH_SCHEMA}.floor_history")
+        floor_scheduled = timed_sql("floor_scheduled", f"{BENCH_SCHEMA}.floor_scheduled")
 
         # 7. pandas
         task = steps.start("pandas: read raw (not timed), clean + per-period groupby (timed)")
@@ -174,11 +184,19 @@ def run_benchmark(
         started = time.perf_counter()
         clean = pandas_clean(raw_frame, plan.as_of)
         clean_s = time.perf_counter() - started
+        del raw_frame
+        if progress is not None and task is not None:
+            progress.update(task, total=len(periods), completed=0)
+
+        def on_period(done: int) -> None:
+            if progress is not None and task is not None:
+                progress.update(task, completed=done)
+
         started = time.perf_counter()
-        segments = pandas_segments(clean, periods, matrix)
+        segments = pandas_segments(clean, periods, matrix, on_period)
         groupby_s = time.perf_counter() - started
         bench.store_pandas(segments)
-        del raw_frame, clean, segments
+        del clean, segments
         steps.done(task, f"{clean_s + groupby_s:.1f}s")
 
         # 8. checks
@@ -242,8 +260,13 @@ def run_benchmark(
                     f"(select max(snapshot_period) from {history})"),
                 "history_mb": bench.history_mb(),
                 "floor_rows": floor.rows,
+                "floor_scheduled_rows": floor_scheduled.rows,
+                "article_rows": article.rows,
                 "load_s": round(load_s, 1),
             },
+            "article": {"wall_s": round(article.wall_s, 2), "capped": article.capped,
+                        "timeout_s": options.naive_timeout_s, "temp_bytes": article.temp_bytes,
+                        "temp_files": article.temp_files},
             "naive": {"wall_s": round(naive.wall_s, 2), "capped": naive.capped,
                       "timeout_s": options.naive_timeout_s, "temp_bytes": naive.temp_bytes,
                       "temp_files": naive.temp_files},
@@ -253,6 +276,9 @@ def run_benchmark(
             "unit_tests": _dbt_entry(unit_tests),
             "floor": {"wall_s": round(floor.wall_s, 2), "temp_bytes": floor.temp_bytes,
                       "temp_files": floor.temp_files},
+            "floor_scheduled": {"wall_s": round(floor_scheduled.wall_s, 2),
+                                "temp_bytes": floor_scheduled.temp_bytes,
+                                "temp_files": floor_scheduled.temp_files},
             "pandas": {"compute_s": round(clean_s + groupby_s, 2), "clean_s": round(clean_s, 2),
                        "per_period_groupby_s": round(groupby_s, 2),
                        "read_s_not_counted": round(read_s, 2)},
@@ -262,6 +288,8 @@ def run_benchmark(
                 "build_selecting_nothing_s": round(build_nothing.wall_s, 2),
                 "build_selecting_nothing_peak_rss_mb": round(build_nothing.peak_rss_mb, 1),
             },
+            "bench_process": {"peak_rss_mb_after_load": peak_after_load,
+                              "peak_rss_mb": bench_peak_rss_mb()},
             "checks": checks,
             "all_ok": all_ok,
             "explain": explains,
@@ -299,13 +327,18 @@ def _write_profile(bench_dir: Path, plan: BenchPlan, kind: str, text: str,
 
 
 def _ratios(result: Mapping[str, Any]) -> dict[str, float | None]:
-    naive = result["naive"]["wall_s"]
+    article, naive = result["article"]["wall_s"], result["naive"]["wall_s"]
     full, incremental = result["full_build"], result["incremental_build"]
     return {
+        "article_over_full_wall": _ratio(article, full["wall_s"]),
+        "article_over_incremental_wall": _ratio(article, incremental["wall_s"]),
+        "article_over_full_history": _ratio(article, full["history_s"]),
         "naive_over_full_wall": _ratio(naive, full["wall_s"]),
         "naive_over_incremental_wall": _ratio(naive, incremental["wall_s"]),
         "naive_over_full_history": _ratio(naive, full["history_s"]),
         "history_over_floor": _ratio(full["history_s"], result["floor"]["wall_s"]),
+        "incremental_history_over_scheduled_floor": _ratio(
+            incremental["history_s"], result["floor_scheduled"]["wall_s"]),
         "incremental_over_full_history": _ratio(incremental["history_s"], full["history_s"]),
         "incremental_over_full_wall": _ratio(incremental["wall_s"], full["wall_s"]),
         "pandas_over_full_wall": _ratio(result["pandas"]["compute_s"], full["wall_s"]),
