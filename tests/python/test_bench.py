@@ -186,6 +186,22 @@ def test_results_md_marks_figures_a_run_predates() -> None:
     assert "| (b) naive statement (the article's query with the cleaning) | 20.00 s |" in text
 
 
+def test_the_last_period_waits_in_a_file_not_in_memory() -> None:
+    from decimal import Decimal
+
+    from rfm_segmentation.bench.data import RowSpool
+
+    rows = [(f"p{i}", f"u{i % 7}", datetime(2024, 12, 1 + i % 28), Decimal("9.90"))
+            for i in range(120_001)] + [(None, " ", None, None)]
+    spool = RowSpool()
+    for row in rows:
+        spool.append(row)
+    assert len(spool) == len(rows)
+    assert list(spool) == rows
+    assert list(spool) == rows  # read back again, as often as needed
+    spool.close()
+
+
 def test_spark_refuses_big_sizes_without_force(tmp_path: Path) -> None:
     from rich.console import Console
 

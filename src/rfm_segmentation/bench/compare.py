@@ -3,7 +3,7 @@ PostgreSQL or on a DuckDB connection; and the pandas segments stored beside them
 
 from __future__ import annotations
 
-import io
+import tempfile
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -102,12 +102,14 @@ def compare_cursor(cur: Any, left: str, right: str,
 
 
 def store_segments(connection: postgres.Connection, frame: Any, table: str) -> int:
-    """COPY (snapshot_period, user_id, rfm_segment) of a DataFrame into a new ``table``."""
-    buffer = io.StringIO()
-    frame[["snapshot_period", "user_id", "rfm_segment"]].to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
+    """COPY (snapshot_period, user_id, rfm_segment) of a DataFrame into a new ``table``, through
+    a temporary file (at size L the CSV of ~20M rows would take GBs in memory)."""
     target = qualified(table)
-    with closing(connection.connect()) as conn, conn.cursor() as cur:
+    with tempfile.TemporaryFile("w+", encoding="utf-8", prefix="rfm-bench-pandas-") as buffer, \
+            closing(connection.connect()) as conn, conn.cursor() as cur:
+        frame[["snapshot_period", "user_id", "rfm_segment"]].to_csv(
+            buffer, index=False, header=False)
+        buffer.seek(0)
         cur.execute(sql.SQL("drop table if exists {}").format(target))
         cur.execute(sql.SQL(
             "create table {} (snapshot_period date, user_id text, rfm_segment text)"

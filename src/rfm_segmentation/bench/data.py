@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 from psycopg2 import sql
 from rich.progress import (
@@ -21,10 +22,50 @@ from rfm_segmentation.raw import PaymentRow
 from rfm_segmentation.warehouses import postgres
 
 
+class RowSpool:
+    """Rows kept aside in a temporary file, pickled in batches: the last period's payments wait
+    there for the scheduled run (at size L about 1.5M rows, which as Python objects would take
+    the better part of a GB). Iterating reads them back in order; ``close`` deletes the file."""
+
+    _BATCH: Final = 50_000
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="rfm-bench-later-")  # noqa: SIM115
+        self._batch: list[PaymentRow] = []
+        self.rows = 0
+
+    def append(self, row: PaymentRow) -> None:
+        self._batch.append(row)
+        self.rows += 1
+        if len(self._batch) >= self._BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            pickle.dump(self._batch, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._batch = []
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __iter__(self) -> Iterator[PaymentRow]:
+        self._flush()
+        self._file.seek(0)
+        while True:
+            try:
+                batch = pickle.load(self._file)
+            except EOFError:
+                return
+            yield from batch
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def _split_rows(
     rows: Iterable[PaymentRow],
     plan: BenchPlan,
-    later: list[PaymentRow],
+    later: RowSpool,
     on_period: Callable[[int, int], None],
 ) -> Iterator[PaymentRow]:
     """Yield the rows to load first; keep the last period's rows in ``later``.
@@ -56,11 +97,12 @@ def load_initial(
     connection: postgres.Connection | warehouses.Warehouse,
     plan: BenchPlan,
     progress: Progress | None = None,
-) -> tuple[dict[str, int], list[PaymentRow]]:
+) -> tuple[dict[str, int], RowSpool]:
     """Generate the plan's payments and load every row but the last period's into ``raw`` of a
-    PostgreSQL database or any engine's warehouse (the calendar covers all periods).
-    Returns the loaded counts and the rows of the last period."""
-    later: list[PaymentRow] = []
+    PostgreSQL database or any engine's warehouse (the calendar covers all periods), streaming:
+    one month of the generator at a time goes to COPY (or the engine's batched insert).
+    Returns the loaded counts and the rows of the last period (a ``RowSpool``)."""
+    later = RowSpool()
     task: TaskID | None = None
     if progress is not None:
         task = progress.add_task("generate + load into raw", total=plan.periods)
@@ -79,8 +121,14 @@ def load_initial(
 
 
 def append_later(connection: postgres.Connection | warehouses.Warehouse,
-                 rows: Sequence[PaymentRow]) -> int:
-    return warehouses.as_warehouse(connection).append_payments(rows, schema=RAW_SCHEMA)
+                 rows: Iterable[PaymentRow]) -> int:
+    """Append the kept-aside rows (streamed: a RowSpool is read back batch by batch), then
+    delete the spool."""
+    try:
+        return warehouses.as_warehouse(connection).append_payments(rows, schema=RAW_SCHEMA)
+    finally:
+        if isinstance(rows, RowSpool):
+            rows.close()
 
 
 def read_raw_payments(connection: postgres.Connection, raw_schema: str = RAW_SCHEMA) -> Any:

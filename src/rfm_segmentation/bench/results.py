@@ -124,7 +124,7 @@ def _temp(entry: Mapping[str, Any] | None) -> str:
         return NOT_MEASURED
     size = _fmt_mb(entry.get("temp_bytes"))
     files = entry.get("temp_files")
-    return size if files is None else f"{size} in {files:,} files"
+    return size if files is None else f"{size} in {files:,} file{'' if files == 1 else 's'}"
 
 
 def _row(cells: Sequence[str]) -> str:
@@ -403,6 +403,8 @@ def _goal(run: Mapping[str, Any], ratio: str, bound: float | None, at_least: boo
         return "–"
     capped = ratio.startswith("article_") and _capped(run, "article")
     figure = fmt_x(value, capped)
+    if f"{value:.1f}" == f"{bound:.1f}" and value != bound:  # 1.0× would hide which side
+        figure = ("> " if capped else "") + f"{value:.2f}×"
     if at_least:
         if value >= bound:
             return f"met ({figure})"
