@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -43,6 +44,11 @@ TEST_ENGINES = tuple(
 )
 
 PaymentRow = tuple[str | None, str | None, datetime | None, Decimal | None]
+
+# The JVMs of the Spark tests (dbt's session, the raw tables' registration) are short-lived and
+# work on small data: the C1 compiler alone and the serial collector cut their CPU time by about
+# 45% (36 -> 19.5 s for a registration, 2 cores) without changing any result. Yours wins if set.
+os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 ENGINE_TIERS = ("postgres", "duckdb", "spark")
 TIERS = ("fast", *ENGINE_TIERS)
@@ -68,6 +74,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=_start_order)  # stable: file order within each rank
+    _publish_groups(config, items)
+
+
+# pytest-xdist's own `--dist loadgroup` renames each grouped test's node id, which pytest 9
+# ignores (the groups are then silently lost). So the workers write {node id: group} to a file
+# that the controller names (every worker collects the same tests) and the controller schedules
+# with GroupScheduling, which reads it.
+GROUPS_FILE = "RFM_XDIST_GROUPS_FILE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and config.getoption("dist", "no") == "loadgroup":
+        handle, path = tempfile.mkstemp(prefix="rfm-xdist-groups-", suffix=".json")
+        os.close(handle)
+        os.environ[GROUPS_FILE] = path  # the workers, started later, inherit it
+
+
+def _publish_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    path = os.environ.get(GROUPS_FILE)
+    if path is None or not hasattr(config, "workerinput"):
+        return
+    groups = {item.nodeid: mark.args[0] for item in items
+              for mark in item.iter_markers("xdist_group")}
+    partial = Path(f"{path}.{os.getpid()}")
+    partial.write_text(json.dumps(groups))
+    partial.replace(path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist", "no") != "loadgroup" or GROUPS_FILE not in os.environ:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        """--dist loadscope whose scope is the test's group (else the test itself)."""
+
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # called once the workers have collected
+                self.groups = json.loads(Path(os.environ[GROUPS_FILE]).read_text() or "{}")
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
 
 
 def _tier(item: pytest.Item) -> str:
@@ -149,6 +200,8 @@ class Warehouse:
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", str(self.workdir)),
             **self.backend.dbt_env(),
+            **({"JAVA_TOOL_OPTIONS": os.environ["JAVA_TOOL_OPTIONS"]}
+               if self.engine == "spark" and "JAVA_TOOL_OPTIONS" in os.environ else {}),
             "DBT_TARGET_PATH": str(self.workdir / "target"),
             "DBT_LOG_PATH": str(self.workdir / "logs"),
         }
