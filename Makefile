@@ -11,7 +11,14 @@ export DBT_TARGET := $(TARGET)
 ENGINES ?= postgres,duckdb,spark
 export RFM_TEST_ENGINES := $(ENGINES)
 
-.PHONY: setup report ltv demo clusters test lint bench stop clean
+# The tests: pytest-xdist processes side by side (0 = one process, no xdist). Tests that share a
+# built warehouse stay in one process (tests/python/conftest.py).
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest
+XDIST := $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadgroup --no-loadscope-reorder)
+
+.PHONY: setup report ltv demo clusters test test-fast test-postgres test-duckdb test-spark lint \
+	bench stop clean
 
 setup: $(STAMP)  ## create .venv and install the project (quick when done)
 
@@ -38,8 +45,29 @@ lint: setup  ## sqlfluff (dbt templater: needs the database) and ruff
 	DBT_TARGET=postgres $(BIN)/rfm exec --database rfm_lint -- \
 		$(BIN)/sqlfluff lint models tests/*.sql analyses
 
-test: setup lint  ## lint + every test on PostgreSQL + the reference comparisons on $(ENGINES)
-	$(BIN)/python -m pytest
+test: setup  ## lint + every test, on every engine of $(ENGINES), lint beside the tests
+	@# the embedded server first (unless PGHOST names yours), so that lint and the test
+	@# processes find it running
+	@test -n "$$PGHOST" || $(BIN)/rfm server start
+	@mkdir -p .local
+	@$(MAKE) --no-print-directory lint > .local/lint.log 2>&1 & lint=$$!; \
+	$(PYTEST) $(XDIST); tests=$$?; \
+	wait $$lint; linted=$$?; \
+	echo "--- make lint (run beside the tests): exit $$linted"; cat .local/lint.log; \
+	test $$linted -eq 0 && exit $$tests; exit 1
+
+# The tiers (pytest markers, pyproject.toml); each selects what it names and nothing else.
+test-fast: setup  ## the tests that need no warehouse (reference, rules, demo data, maths...)
+	$(PYTEST) -m fast
+
+test-postgres: setup  ## the tests on PostgreSQL
+	RFM_TEST_ENGINES=postgres $(PYTEST) $(XDIST) -m postgres
+
+test-duckdb: setup  ## the tests on DuckDB
+	RFM_TEST_ENGINES=duckdb $(PYTEST) $(XDIST) -m duckdb
+
+test-spark: setup  ## the tests on the local Spark (pyspark + Java 17)
+	RFM_TEST_ENGINES=spark $(PYTEST) $(XDIST) -m spark
 
 SIZE ?= S
 ENGINE ?= $(TARGET)

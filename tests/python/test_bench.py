@@ -263,6 +263,7 @@ def test_tiny_benchmark_naive_dbt_and_pandas_agree(
     assert "the unit tests apart" in md_path.read_text()
 
 
+@pytest.mark.duckdb
 def test_tiny_benchmark_on_duckdb_naive_dbt_and_pandas_agree(tmp_path: Path) -> None:
     plan = bench.make_plan("S", users=300, periods=12, seed=7)
     options = bench.BenchOptions(naive_timeout_s=120, workdir=tmp_path / "work",

@@ -14,7 +14,7 @@ import pytest
 from rfm_segmentation import demo as demo_data
 
 import reference
-from conftest import SCHEMA, DbtResult, PaymentRow, Warehouse
+from conftest import SCHEMA, DbtResult, PaymentRow, SharedBuilds, Warehouse
 
 AS_OF = datetime(2024, 7, 10, 12, 0, 0)
 SPEC = demo_data.DemoSpec(n_users=300, start=date(2023, 10, 1), as_of=AS_OF, seed=7)
@@ -134,6 +134,17 @@ def build(warehouse: Warehouse, *flags: str, **vars: Any) -> None:
     warehouse.dbt("build", *flags, vars=vars).assert_ok()
 
 
+def built_once(shared_builds: SharedBuilds, engine: str, dbt_vars: dict[str, Any]) -> Warehouse:
+    """payments() and calendar() loaded and built with these vars, once per engine: for the
+    tests that only read the result."""
+    def load_and_build(warehouse: Warehouse) -> None:
+        warehouse.load(payments(), calendar())
+        build(warehouse, **dbt_vars)
+
+    name = "dbt_project_" + "_".join(str(value) for value in dbt_vars.values())
+    return shared_builds.get(engine, name, load_and_build)
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -143,15 +154,13 @@ def build(warehouse: Warehouse, *flags: str, **vars: Any) -> None:
     ],
     ids=["month", "week", "month-window3"],
 )
-def test_history_matches_the_reference(engine_warehouse: Warehouse,
+def test_history_matches_the_reference(engine: str, shared_builds: SharedBuilds,
                                        options: dict[str, Any]) -> None:
-    warehouse = engine_warehouse
     rows = payments()
-    warehouse.load(rows, calendar())
     dbt_vars = {"rfm_as_of": AS_OF.isoformat(sep=" "), "rfm_grain": options["grain"]}
     if "window_periods" in options:
         dbt_vars["rfm_window_periods"] = options["window_periods"]
-    build(warehouse, **dbt_vars)
+    warehouse = built_once(shared_builds, engine, dbt_vars)
 
     expected = expected_history(rows, AS_OF, **options)
     assert_same_rows(history(warehouse), expected, HISTORY_KEY)
@@ -163,11 +172,11 @@ def test_history_matches_the_reference(engine_warehouse: Warehouse,
     assert_marts_match(warehouse, expected)
 
 
-def test_screening_matches_the_reference(engine_warehouse: Warehouse) -> None:
-    warehouse = engine_warehouse
+def test_screening_matches_the_reference(engine: str, shared_builds: SharedBuilds) -> None:
     rows = payments()
-    warehouse.load(rows, calendar())
-    build(warehouse, rfm_as_of=AS_OF.isoformat(sep=" "))
+    # the build of test_history_matches_the_reference[month]: rfm_grain=month is the default
+    warehouse = built_once(shared_builds, engine,
+                           {"rfm_as_of": AS_OF.isoformat(sep=" "), "rfm_grain": "month"})
 
     staged = reference.staged_rows(as_raw(rows), AS_OF)
     expected_rejected = [row for row in staged if row[4] is not None]

@@ -39,6 +39,7 @@ def test_spark_settings_are_the_same_for_dbt_and_for_the_raw_loader(tmp_path: Pa
     assert rendered == spark.spark_conf(tmp_path)
 
 
+@pytest.mark.duckdb
 def test_duckdb_loader_keeps_blanks_nulls_and_exact_amounts(tmp_path: Path) -> None:
     warehouse = engines.DuckDBWarehouse(tmp_path / "w.duckdb")
     rows = [

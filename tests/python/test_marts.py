@@ -13,15 +13,15 @@ import psycopg2
 import pytest
 
 from rfm_segmentation import demo as demo_data
+from rfm_segmentation.warehouses import postgres as database
 
-from conftest import SCHEMA, Warehouse
+from conftest import SCHEMA, SharedBuilds, Warehouse
 
 AS_OF = datetime(2024, 9, 10, 6, 0, 0)
 SPEC = demo_data.DemoSpec(n_users=400, start=date(2023, 6, 1), as_of=AS_OF, seed=11)
 
 
-@pytest.fixture
-def built(warehouse: Warehouse) -> Warehouse:
+def load(warehouse: Warehouse) -> Warehouse:
     warehouse.load(
         demo_data.generate_payments(SPEC),
         demo_data.generate_calendar(date(2023, 1, 1), date(2024, 12, 31)),
@@ -30,13 +30,26 @@ def built(warehouse: Warehouse) -> Warehouse:
     return warehouse
 
 
+@pytest.fixture
+def built(warehouse: Warehouse) -> Warehouse:
+    """Loaded, not built: a fresh database for the tests that build it their own way."""
+    return load(warehouse)
+
+
+@pytest.fixture
+def built_once(server: database.Connection, shared_builds: SharedBuilds) -> Warehouse:
+    """Loaded and built with `dbt build`, once: for the tests that only read it."""
+    return shared_builds.get("postgres", "marts",
+                             lambda warehouse: load(warehouse).dbt("build").assert_ok())
+
+
 def compiled_analysis(warehouse: Warehouse, name: str) -> str:
     path = warehouse.workdir / "target" / "compiled" / "rfm_segmentation" / "analyses" / name
     return Path(path).read_text()
 
 
-def test_analyses_compile_and_answer_from_the_history(built: Warehouse) -> None:
-    built.dbt("build").assert_ok()
+def test_analyses_compile_and_answer_from_the_history(built_once: Warehouse) -> None:
+    built = built_once
     built.dbt("compile", "--select", "resource_type:analysis").assert_ok()
     history = built.table("rfm_segments_history", "snapshot_period, user_id")
     periods = sorted({row["snapshot_period"] for row in history})
@@ -69,8 +82,8 @@ def test_analyses_compile_and_answer_from_the_history(built: Warehouse) -> None:
     }
 
 
-def test_docs_generate_renders_the_doc_blocks(built: Warehouse) -> None:
-    built.dbt("build").assert_ok()
+def test_docs_generate_renders_the_doc_blocks(built_once: Warehouse) -> None:
+    built = built_once
     built.dbt("docs", "generate").assert_ok()
     target = built.workdir / "target"
     manifest = json.loads((target / "manifest.json").read_text())
