@@ -69,7 +69,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(tiers.copy().pop())
         if len(tiers) != 1:
             raise pytest.UsageError(f"{item.nodeid}: in more than one tier: {sorted(tiers)}")
-        group = _shared_state_group(item)
+        # one worker runs every Spark test, one after the other: two Spark JVMs side by side
+        # on 2 cores thrash (each test build took ~4 min with two side by side)
+        group = "spark" if tiers == {"spark"} else _shared_state_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=_start_order)  # stable: file order within each rank
