@@ -1,6 +1,7 @@
 {#-
-    The boundaries of an incremental run of rfm_segments_history (python dates, rendered as
-    literals), read once from the stored history:
+    The boundaries of an incremental run of a period-keyed model (rfm_segments_history,
+    int_payments_per_user_period, int_user_features: python dates, rendered as literals), read
+    once from the stored table's latest `period_column`:
     - recompute_from: the first period recomputed = the last stored period minus
       rfm_lookback_periods (docs/contract.md: the last rfm_lookback_periods + 1 stored periods
       are redone);
@@ -11,14 +12,14 @@
     another grain, or when rfm_as_of moved back before the last stored period: both need a
     --full-refresh, and silently mixing them would corrupt the history.
 -#}
-{% macro rfm_incremental_bounds() -%}
+{% macro rfm_incremental_bounds(period_column='snapshot_period') -%}
     {%- set bounds = {'recompute_from': none, 'state_period': none, 'compute_from': none} -%}
     {%- set lookback_periods = rfm_lookback_periods() -%}  {#- validated on every run -#}
     {%- if not (execute and is_incremental()) -%}
         {{- return(bounds) -}}
     {%- endif -%}
     {%- set last_stored_period = run_query(
-        'select max(snapshot_period) from ' ~ this
+        'select max(' ~ period_column ~ ') from ' ~ this
     ).columns[0].values()[0] -%}
     {%- if last_stored_period is none -%}
         {{- return(bounds) -}}

@@ -1,14 +1,17 @@
 {#-
     One row per (snapshot_period, user_id): the user's RFM values, percentiles, scores and
-    segment as of the snapshot of that period (docs/contract.md, "Snapshots"; docs block
+    segment as of the snapshot of that period (docs/contract.md, "Snapshots"; docs:
     rfm_snapshot_semantics).
 
-    Cost: payments are aggregated once per (user, period); lifetime totals are carried forward
-    with running window sums over the dense user x period grid, so a full build grows with
-    payments + users x periods. An incremental run recomputes the last stored period and
-    rfm_lookback_periods before it (`recompute_from` onwards), reads only the payments of those
-    periods (plus the W-1 periods before them with a window W), and starts the running totals
-    from the state stored in {{ this }} for the period before `recompute_from`.
+    A fold over periods (macros/rfm_history_fold.sql): each period's rows come from the previous
+    period's stored rows plus the period's payment aggregates, joined by user and ranked within
+    the period. This select is the first step of the run - the period of the first clean
+    payment on a full build, the first recomputed period (the last stored one minus
+    rfm_lookback_periods) on an incremental run -; the post-hook runs the following steps. A
+    full build costs payments + users x periods, an incremental run the users of the recomputed
+    periods, whatever the length of the history. On Spark, where every statement is a job with
+    a start cost of seconds, the same rows come from one set-based statement
+    (macros/history/rfm_history_in_one_statement.sql).
 -#}
 {{ config(
     materialized='incremental',
@@ -17,285 +20,15 @@
     partition_by=rfm_partition_by('snapshot_period'),
     on_schema_change='fail',
     pre_hook=[rfm_lock_model(), rfm_session_tuning()],
-    post_hook=[rfm_analyze()],
+    post_hook=["{{ rfm_history_fold_remaining_periods() }}", rfm_analyze()],
     indexes=[
         {'columns': ['snapshot_period', 'user_id'], 'unique': true},
     ],
 ) }}
 
-{%- set window_periods = rfm_window_periods() -%}
-{%- set bounds = rfm_incremental_bounds() -%}
-{%- set recompute_from = bounds.recompute_from -%}
-{%- set compute_from = bounds.compute_from -%}
-{%- set state_period = bounds.state_period -%}
-{#- Per-user windows partition in byte order: the same partitions under any deterministic
-    collation, and PostgreSQL sorts with memcmp and abbreviated keys instead of the locale. -#}
-{%- set activity_user = rfm_text_in_byte_order('activity.user_id') -%}
-{%- set user_to_date = 'partition by ' ~ activity_user ~ ' order by activity.period_start'
-    ~ ' rows between unbounded preceding and current row' -%}
-{%- set user_window = 'partition by ' ~ activity_user ~ ' order by activity.period_start'
-    ~ ' rows between ' ~ ((window_periods or 1) - 1) ~ ' preceding and current row' %}
-
-with
-
-payments as (
-    {{ rfm_clean_payments(since=compute_from) }}
-),
-
-periods as (
-    select * from {{ ref('int_rfm_periods') }}
-    {%- if compute_from %}
-    where period_start >= {{ rfm_date_literal(compute_from) }}
-    {%- endif %}
-),
-
--- joined on one key: with the two scores, PostgreSQL's estimates made it hash the whole
--- history instead of the 25 rows of the map
-segment_map as (
-    select
-        rfm_segment,
-        recency_score * 10 + frequency_score as score_pair
-    from {{ ref('rfm_segment_map') }}
-),
-
-{%- if state_period %}
-
--- the history up to the period before recompute_from, compressed to one row per user
-stored_state as (
-    select
-        user_id,
-        first_payment_at,
-        last_payment_at,
-        frequency,
-        monetary,
-        rfm_segment,
-        segment_since
-    from {{ this }}
-    where snapshot_period = {{ rfm_date_literal(state_period) }}
-),
+{%- if target.type == 'spark' %}
+{{ rfm_history_in_one_statement() }}
+{%- else %}
+{%- set first_step = rfm_history_first_step() %}
+{{ rfm_history_step(first_step.period, first_step.previous_period) }}
 {%- endif %}
-
-payments_per_user_period as (
-    select
-        user_id,
-        {{ rfm_period_start('payment_date') }} as period_start,
-        count(*) as payments,
-        sum(payment_amount) as amount,
-        min(payment_date) as first_payment_at,
-        max(payment_date) as last_payment_at
-    from payments
-    group by 1, 2
-),
-
--- a user appears in every period from the one of their first clean payment onwards
-user_grid_starts as (
-    {%- if state_period %}
-    select
-        user_id,
-        min(grid_start) as grid_start
-    from (
-        select
-            user_id,
-            min(period_start) as grid_start
-        from payments_per_user_period
-        where period_start >= {{ rfm_date_literal(recompute_from) }}
-        group by 1
-        union all
-        select
-            user_id,
-            {{ rfm_date_literal(compute_from) }} as grid_start
-        from stored_state
-    ) as grid_starts
-    group by 1
-    {%- else %}
-    select
-        user_id,
-        min(period_start) as grid_start
-    from payments_per_user_period
-    group by 1
-    {%- endif %}
-),
-
-user_periods as (
-    select
-        user_grid_starts.user_id,
-        periods.period_start,
-        periods.snapshot_at,
-        periods.is_period_closed
-    from user_grid_starts
-    inner join periods
-        on user_grid_starts.grid_start <= periods.period_start
-),
-
-activity as (
-    select
-        user_periods.*,
-        coalesce(payments_per_user_period.payments, 0) as payments,
-        coalesce(payments_per_user_period.amount, 0) as amount,
-        payments_per_user_period.first_payment_at as period_first_payment_at,
-        payments_per_user_period.last_payment_at as period_last_payment_at
-    from user_periods
-    -- joined in the byte order of the per-user windows: one sort of the grid serves both
-    left join payments_per_user_period
-        on
-            {{ rfm_text_in_byte_order('user_periods.user_id') }}
-            = {{ rfm_text_in_byte_order('payments_per_user_period.user_id') }}
-            and user_periods.period_start = payments_per_user_period.period_start
-),
-
-cumulated as (
-    select
-        activity.user_id,
-        activity.period_start,
-        activity.snapshot_at,
-        activity.is_period_closed,
-        {%- if state_period %}
-        coalesce(
-            stored_state.first_payment_at,
-            min(activity.period_first_payment_at) over ({{ user_to_date }})
-        ) as first_payment_at,
-        coalesce(
-            max(
-                case
-                    when activity.period_start >= {{ rfm_date_literal(recompute_from) }}
-                        then activity.period_last_payment_at
-                end
-            ) over ({{ user_to_date }}),
-            stored_state.last_payment_at
-        ) as last_payment_at,
-        {%- else %}
-        min(activity.period_first_payment_at) over ({{ user_to_date }}) as first_payment_at,
-        max(activity.period_last_payment_at) over ({{ user_to_date }}) as last_payment_at,
-        {%- endif %}
-        {%- if window_periods %}
-        sum(activity.payments) over ({{ user_window }}) as frequency,
-        sum(activity.amount) over ({{ user_window }}) as monetary,
-        {%- elif state_period %}
-        coalesce(stored_state.frequency, 0)
-        + sum(activity.payments) over ({{ user_to_date }}) as frequency,
-        coalesce(stored_state.monetary, 0)
-        + sum(activity.amount) over ({{ user_to_date }}) as monetary,
-        {%- else %}
-        sum(activity.payments) over ({{ user_to_date }}) as frequency,
-        sum(activity.amount) over ({{ user_to_date }}) as monetary,
-        {%- endif %}
-        {%- if state_period %}
-        stored_state.rfm_segment as stored_segment,
-        stored_state.segment_since as stored_segment_since
-        {%- else %}
-        cast(null as {{ rfm_type('text') }}) as stored_segment,
-        cast(null as date) as stored_segment_since
-        {%- endif %}
-    from activity
-    {% if state_period -%}
-    left join stored_state
-        on activity.user_id = stored_state.user_id
-    {%- endif %}
-),
-
-snapshots as (
-    select
-        *,
-        {{ dbt.datediff('last_payment_at', 'snapshot_at', 'day') }} as recency_days  -- noqa: LT05
-    from cumulated
-    {%- if recompute_from %}
-    where period_start >= {{ rfm_date_literal(recompute_from) }}
-    {%- endif %}
-),
-
--- monetary (numeric) is ranked last: its sort then runs within each period, already in
--- order, instead of sorting every row by (period, monetary)
-ranked_by_activity as (
-    select
-        *,
-        percent_rank() over (
-            partition by period_start order by recency_days desc
-        ) as recency_percentile,
-        percent_rank() over (
-            partition by period_start order by frequency asc
-        ) as frequency_percentile
-    from snapshots
-),
-
-ranked as (
-    select
-        *,
-        percent_rank() over (
-            partition by period_start order by monetary asc
-        ) as monetary_percentile
-    from ranked_by_activity
-),
-
-scored as (
-    select
-        *,
-        {{ rfm_score('recency_percentile') }} as recency_score,
-        {{ rfm_score('frequency_percentile') }} as frequency_score,
-        {{ rfm_score('monetary_percentile') }} as monetary_score
-    from ranked
-),
-
-segmented as (
-    select
-        scored.*,
-        segment_map.rfm_segment
-    from scored
-    left join segment_map
-        on scored.recency_score * 10 + scored.frequency_score = segment_map.score_pair
-),
-
-with_previous_segment as (
-    select
-        *,
-        coalesce(
-            lag(rfm_segment) over (
-                partition by {{ rfm_text_in_byte_order('user_id') }} order by period_start
-            ),
-            stored_segment
-        ) as previous_segment
-    from segmented
-),
-
--- gaps and islands: a run of equal segments starts where the segment changes; a run that
--- was already going on in the stored state keeps its stored start
-run_starts as (
-    select
-        *,
-        case
-            when previous_segment is null or previous_segment <> rfm_segment then period_start
-            {%- if recompute_from %}
-            when period_start = {{ rfm_date_literal(recompute_from) }} then stored_segment_since
-            {%- endif %}
-        end as run_start
-    from with_previous_segment
-),
-
-final as (
-    select
-        period_start as snapshot_period,
-        snapshot_at,
-        is_period_closed,
-        user_id,
-        first_payment_at,
-        last_payment_at,
-        cast(recency_days as {{ dbt.type_int() }}) as recency_days,
-        cast(frequency as {{ dbt.type_bigint() }}) as frequency,
-        cast(monetary as {{ rfm_type('money') }}) as monetary,
-        recency_percentile,
-        frequency_percentile,
-        monetary_percentile,
-        recency_score,
-        frequency_score,
-        monetary_score,
-        rfm_segment,
-        previous_segment,
-        max(run_start) over (
-            partition by {{ rfm_text_in_byte_order('user_id') }}
-            order by period_start
-            rows between unbounded preceding and current row
-        ) as segment_since
-    from run_starts
-)
-
-select * from final
-{{- rfm_stored_in_order_of('snapshot_period') }}

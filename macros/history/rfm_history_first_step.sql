@@ -1,0 +1,19 @@
+{#- Jinja: the first step of a run, as {'period', 'previous_period'} (python dates): the first
+    recomputed period on an incremental run, else the period of the first clean payment (the
+    period of rfm_as_of when there is none: the step then selects no row). -#}
+{% macro rfm_history_first_step() -%}
+    {%- set bounds = rfm_incremental_bounds() -%}
+    {%- if bounds.recompute_from is not none -%}
+        {{- return({'period': bounds.recompute_from, 'previous_period': bounds.state_period}) -}}
+    {%- endif -%}
+    {%- set first_period = none -%}
+    {%- if execute -%}
+        {%- set first_period = run_query(
+            'select min(period_start) from ' ~ ref('int_payments_per_user_period')
+        ).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if first_period is none -%}
+        {%- set first_period = rfm_period_of(rfm_as_of_datetime()) -%}
+    {%- endif -%}
+    {{- return({'period': first_period, 'previous_period': none}) -}}
+{%- endmacro %}
