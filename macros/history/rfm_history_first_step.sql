@@ -1,15 +1,18 @@
 {#- Jinja: the first step of a run, as {'period', 'previous_period'} (python dates): the first
     recomputed period on an incremental run, else the period of the first clean payment (the
-    period of rfm_as_of when there is none: the step then selects no row). -#}
+    period of rfm_as_of when there is none, or when int_payments_per_user_period is not built:
+    the step then selects no row). -#}
 {% macro rfm_history_first_step() -%}
     {%- set bounds = rfm_incremental_bounds() -%}
     {%- if bounds.recompute_from is not none -%}
         {{- return({'period': bounds.recompute_from, 'previous_period': bounds.state_period}) -}}
     {%- endif -%}
     {%- set first_period = none -%}
-    {%- if execute -%}
+    {%- set aggregates = ref('int_payments_per_user_period') -%}
+    {#- not built yet when only compiled (sqlfluff's dbt templater, `dbt compile`) -#}
+    {%- if execute and load_relation(aggregates) is not none -%}
         {%- set first_period = run_query(
-            'select min(period_start) from ' ~ ref('int_payments_per_user_period')
+            'select min(period_start) from ' ~ aggregates
         ).columns[0].values()[0] -%}
     {%- endif -%}
     {%- if first_period is none -%}
