@@ -322,7 +322,8 @@ def _write_profile(bench_dir: Path, plan: BenchPlan, kind: str, text: str,
     folder.mkdir(parents=True, exist_ok=True)
     header = (f"EXPLAIN (ANALYZE, BUFFERS) of the compiled {kind} rfm_segments_history, run "
               f"{plan.key}, work_mem {summary.get('work_mem')} (the session's: the model's own "
-              "pre-hook settings are not applied here)\n\n")
+              "pre-hook settings are not applied here). The compiled select is the first step "
+              "of the fold (one period); its post-hook runs the others, alike.\n\n")
     (folder / f"{plan.key}-{kind}.txt").write_text(header + text + "\n")
 
 
