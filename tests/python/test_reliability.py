@@ -1,9 +1,11 @@
 """Failure, retry, concurrency and readers, against the real PostgreSQL.
 
 * A `dbt build` killed with SIGKILL in the middle of the history model, then run again, leaves
-  exactly what an uninterrupted build leaves: on a first build, on an incremental run (killed
-  twice: in the temp-table build, and inside the delete+insert) and on a `--full-refresh` (killed
-  while its rename waits behind an analyst's open transaction).
+  exactly what an uninterrupted build leaves: on a first build (in the first step of the fold), on
+  an incremental run (killed twice: in its first step, and in the middle of the fold,
+  after the first step's delete+insert) and on a `--full-refresh` (killed while its rename waits
+  behind an analyst's open transaction). Each kill lands where it is meant to because the
+  statement it targets waits on a lock the test holds.
 * Two `dbt build`s started at once on one database: both succeed, or one fails cleanly (exit 1
   with a database error, no traceback) while the other succeeds, and the data is right either
   way.
@@ -283,28 +285,35 @@ class Kill:
     terminated: list[str] = field(default_factory=list)  # sessions we had to terminate
 
 
-def kill_during_history(build: Build, conn: Any, phase: str, *, waiting_on_lock: bool = False,
-                        release: Callable[[], None] | None = None) -> Kill:
+def wait_for_history_statement(build: Build, conn: Any, phase: str, *,
+                               waiting_on_lock: bool) -> str:
     """Poll pg_stat_activity until a statement of the history model matching ``phase`` is
-    active (and, with ``waiting_on_lock``, waiting for a lock the test holds), SIGKILL the
-    whole dbt process group, then wait until the server has dropped every session of it."""
+    active (and, with ``waiting_on_lock``, waiting for a lock); the statement, shortened."""
     tag = f'"node_id": "{HISTORY_NODE}"'
     pattern = re.compile(phase, re.IGNORECASE)
     deadline = time.monotonic() + KILL_WINDOW_TIMEOUT_S
-    seen = None
-    while seen is None:
+    while True:
         for _pid, state, wait_event_type, query in dbt_backends(conn):
             if (state == "active" and tag in query and pattern.search(statement(query))
                     and (not waiting_on_lock or wait_event_type == "Lock")):
-                seen = re.sub(r'"[^"]+"\.', "", statement(query))[:60]
-                break
-        else:
-            assert build.process.poll() is None, (
-                f"dbt ended before a history statement matching {phase!r} was seen; "
-                f"output:\n{build.output()[-3000:]}"
-            )
-            assert time.monotonic() < deadline, f"no history statement matching {phase!r}"
-            time.sleep(0.002)
+                return re.sub(r'"[^"]+"\.', "", statement(query))[:60]
+        assert build.process.poll() is None, (
+            f"dbt ended before a history statement matching {phase!r} was seen; "
+            f"output:\n{build.output()[-3000:]}"
+        )
+        sessions = [(state, wait, statement(query)[:200])
+                    for _, state, wait, query in dbt_backends(conn)]
+        assert time.monotonic() < deadline, (
+            f"no history statement matching {phase!r}; dbt's sessions: {sessions}")
+        time.sleep(0.002)
+
+
+def kill_during_history(build: Build, conn: Any, phase: str, *, waiting_on_lock: bool = False,
+                        release: Callable[[], None] | None = None) -> Kill:
+    """Wait for a statement of the history model matching ``phase`` (see
+    wait_for_history_statement), SIGKILL the whole dbt process group, then wait until the
+    server has dropped every session of it."""
+    seen = wait_for_history_statement(build, conn, phase, waiting_on_lock=waiting_on_lock)
     os.killpg(build.process.pid, signal.SIGKILL)
     assert build.wait(timeout=30) == -signal.SIGKILL, "dbt was not killed by SIGKILL"
     if release is not None:
@@ -350,23 +359,46 @@ def retry(warehouse: Warehouse, as_of: datetime) -> None:
     assert leftover_relations(warehouse.connection) == []
 
 
+def kill_in_first_step(warehouse: Warehouse, build: Build, conn: Any) -> Kill:
+    """Kill ``build`` in the first step of the history's fold (the model's own select: dbt's
+    check of its contract, then the `create table` or temp table that runs it). The step is
+    quick, so the test makes it wait: it holds the history's advisory lock (rfm_lock_model)
+    until the model's pre-hook waits for it, then locks the segment matrix seed, which only the
+    steps read, and lets the pre-hook go on; the first statement to wait on the seed is the
+    first step's."""
+    this = '"{}"."{}"."rfm_segments_history"'.format(
+        warehouse.connection.env["PGDATABASE"], SCHEMA)
+    with holding(warehouse.connection,
+                 f"select pg_advisory_xact_lock(hashtext('{this}'))") as release_model:
+        wait_for_history_statement(build, conn, r"pg_advisory_xact_lock", waiting_on_lock=True)
+        with holding(warehouse.connection,
+                     f"lock table {SCHEMA}.rfm_segment_map in access exclusive mode"
+                     ) as release_seed:
+            release_model()
+            return kill_during_history(build, conn, r"\bsnapshot as \(", waiting_on_lock=True,
+                                       release=release_seed)
+
+
 def test_sigkill_mid_history_then_retry_equals_an_uninterrupted_build(
     warehouse: Warehouse, reference_build: Reference, processes: list[subprocess.Popen[str]]
 ) -> None:
     """Four kills, each followed by a check that the history and its downstream tables are
     exactly as before the killed run, and (after the retries) equal to the uninterrupted
-    builds: a first build (in `create table ... insert`), an incremental run in its temp-table
-    build, the same run inside its delete+insert (the statement waits on a SHARE lock the test
-    holds, so that the kill lands between the two), and a --full-refresh whose rename waits
-    behind an open reader transaction, as behind a long BI query."""
+    builds: a first build in the fold's first step (before its table exists), an incremental
+    run in its first step, the same run in the middle of its fold (the step of the
+    latest stored period waits to delete rows the test holds FOR SHARE, after the first step's
+    delete+insert), and a --full-refresh whose rename waits behind an open reader transaction,
+    as behind a long BI query."""
     conn = monitor(warehouse.connection)
     kills: list[Kill] = []
-    history_lock = f"lock table {SCHEMA}.rfm_segments_history in share mode"
     history_reader = f"select count(*) from {SCHEMA}.rfm_segments_history"
+    latest_rows_held = (f"select 1 from {SCHEMA}.rfm_segments_history where snapshot_period ="
+                        f" (select max(snapshot_period) from {SCHEMA}.rfm_segments_history)"
+                        " for share")
     try:
         load_first(warehouse.connection)
         build = start_build(warehouse, processes, "first-build", as_of=AS_OF_FIRST)
-        kills.append(kill_during_history(build, conn, r"^create table"))
+        kills.append(kill_in_first_step(warehouse, build, conn))
         assert public_tables(warehouse.connection, HISTORY_AND_DOWNSTREAM) == dict.fromkeys(
             HISTORY_AND_DOWNSTREAM), "a first build killed mid-history left tables behind"
         retry(warehouse, AS_OF_FIRST)
@@ -375,17 +407,18 @@ def test_sigkill_mid_history_then_retry_equals_an_uninterrupted_build(
 
         append(warehouse.connection, chunks()[1])
         before = public_tables(warehouse.connection, HISTORY_AND_DOWNSTREAM)
-        build = start_build(warehouse, processes, "incremental-temp-table", as_of=AS_OF_SECOND)
-        kills.append(kill_during_history(build, conn, r"^create temporary table"))
+        build = start_build(warehouse, processes, "incremental-first-step", as_of=AS_OF_SECOND)
+        kills.append(kill_in_first_step(warehouse, build, conn))
         assert_tables_equal(public_tables(warehouse.connection, HISTORY_AND_DOWNSTREAM), before,
-                            "an incremental run killed in its temp table changed the tables")
-        with holding(warehouse.connection, history_lock) as release:
-            build = start_build(warehouse, processes, "incremental-delete-insert",
+                            "an incremental run killed in its first step changed the tables")
+        with holding(warehouse.connection, latest_rows_held) as release:
+            build = start_build(warehouse, processes, "incremental-mid-fold",
                                 as_of=AS_OF_SECOND)
             kills.append(kill_during_history(build, conn, r"^delete from",
                                              waiting_on_lock=True, release=release))
         assert_tables_equal(public_tables(warehouse.connection, HISTORY_AND_DOWNSTREAM), before,
-                            "an incremental run killed in its delete+insert changed the tables")
+                            "an incremental run killed in the middle of its fold changed the "
+                            "tables")
         retry(warehouse, AS_OF_SECOND)
         assert_tables_equal(public_tables(warehouse.connection), reference_build.incremental,
                             "incremental run killed twice mid-history, then retried")
