@@ -22,7 +22,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -178,6 +178,9 @@ class Warehouse:
     backend: engines.Warehouse
     workdir: Path
     vars: dict[str, Any] = field(default_factory=dict)
+    # dbt's unit tests check SQL logic, not data: they run in one build per engine (the shared
+    # build of test_dbt_project that sets this), not in every scenario's builds
+    unit_tests: bool = False
 
     def __post_init__(self) -> None:
         # a PostgreSQL connection will do (the tests of PostgreSQL-only features pass one)
@@ -205,6 +208,7 @@ class Warehouse:
                if self.engine == "spark" and "JAVA_TOOL_OPTIONS" in os.environ else {}),
             "DBT_TARGET_PATH": str(self.workdir / "target"),
             "DBT_LOG_PATH": str(self.workdir / "logs"),
+            **({} if self.unit_tests else {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}),
         }
 
     def dbt(self, *args: str, vars: dict[str, Any] | None = None) -> DbtResult:
@@ -279,6 +283,20 @@ def _postgres_database(server: database.Connection,
 
 
 ENGINE_PARAMS = [pytest.param(name, marks=getattr(pytest.mark, name)) for name in TEST_ENGINES]
+
+
+def engine_cases(cases: dict[str, Any], *, on_spark: Collection[str]) -> list[Any]:
+    """(engine, case) parameters: every case on each engine of RFM_TEST_ENGINES but Spark, and
+    only the cases named in ``on_spark`` on Spark, where a dbt build costs a minute or more (the
+    caller says which other test compares the other cases' SQL paths on Spark)."""
+    unknown = set(on_spark) - cases.keys()
+    assert not unknown, f"on_spark names unknown cases: {sorted(unknown)}"
+    return [
+        pytest.param(engine, case, id=f"{engine}-{name}", marks=getattr(pytest.mark, engine))
+        for engine in TEST_ENGINES
+        for name, case in cases.items()
+        if engine != "spark" or name in on_spark
+    ]
 
 
 @pytest.fixture(params=ENGINE_PARAMS)

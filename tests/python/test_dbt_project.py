@@ -14,7 +14,7 @@ import pytest
 from rfm_segmentation import demo as demo_data
 
 import reference
-from conftest import SCHEMA, DbtResult, PaymentRow, SharedBuilds, Warehouse
+from conftest import SCHEMA, DbtResult, PaymentRow, SharedBuilds, Warehouse, engine_cases
 
 AS_OF = datetime(2024, 7, 10, 12, 0, 0)
 SPEC = demo_data.DemoSpec(n_users=300, start=date(2023, 10, 1), as_of=AS_OF, seed=7)
@@ -134,10 +134,15 @@ def build(warehouse: Warehouse, *flags: str, **vars: Any) -> None:
     warehouse.dbt("build", *flags, vars=vars).assert_ok()
 
 
+# The build in which dbt's unit tests run, once per engine
+UNIT_TESTS_VARS = {"rfm_as_of": AS_OF.isoformat(sep=" "), "rfm_grain": "month"}
+
+
 def built_once(shared_builds: SharedBuilds, engine: str, dbt_vars: dict[str, Any]) -> Warehouse:
     """payments() and calendar() loaded and built with these vars, once per engine: for the
     tests that only read the result."""
     def load_and_build(warehouse: Warehouse) -> None:
+        warehouse.unit_tests = dbt_vars == UNIT_TESTS_VARS
         warehouse.load(payments(), calendar())
         build(warehouse, **dbt_vars)
 
@@ -145,15 +150,13 @@ def built_once(shared_builds: SharedBuilds, engine: str, dbt_vars: dict[str, Any
     return shared_builds.get(engine, name, load_and_build)
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {"grain": "month"},
-        {"grain": "week"},
-        {"grain": "month", "window_periods": 3},
-    ],
-    ids=["month", "week", "month-window3"],
-)
+# Spark builds the month case (its build also runs the unit tests); its week and window paths
+# meet the reference in test_incremental_run_equals_full_refresh[spark-week-window3]
+@pytest.mark.parametrize("engine, options", engine_cases({
+    "month": {"grain": "month"},
+    "week": {"grain": "week"},
+    "month-window3": {"grain": "month", "window_periods": 3},
+}, on_spark={"month"}))
 def test_history_matches_the_reference(engine: str, shared_builds: SharedBuilds,
                                        options: dict[str, Any]) -> None:
     rows = payments()
@@ -174,9 +177,8 @@ def test_history_matches_the_reference(engine: str, shared_builds: SharedBuilds,
 
 def test_screening_matches_the_reference(engine: str, shared_builds: SharedBuilds) -> None:
     rows = payments()
-    # the build of test_history_matches_the_reference[month]: rfm_grain=month is the default
-    warehouse = built_once(shared_builds, engine,
-                           {"rfm_as_of": AS_OF.isoformat(sep=" "), "rfm_grain": "month"})
+    # the build of test_history_matches_the_reference[month], which also runs the unit tests
+    warehouse = built_once(shared_builds, engine, UNIT_TESTS_VARS)
 
     staged = reference.staged_rows(as_raw(rows), AS_OF)
     expected_rejected = [row for row in staged if row[4] is not None]
@@ -207,11 +209,12 @@ def shift_period(period: date, grain: str, n: int) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-@pytest.mark.parametrize(
-    "options",
-    [{"grain": "month"}, {"grain": "week", "window_periods": 3}],
-    ids=["month", "week-window3"],
-)
+# Spark runs the week-window3 case only: its month path meets the reference in
+# test_history_matches_the_reference[spark-month]
+@pytest.mark.parametrize("engine_warehouse, options", engine_cases({
+    "month": {"grain": "month"},
+    "week-window3": {"grain": "week", "window_periods": 3},
+}, on_spark={"week-window3"}), indirect=["engine_warehouse"])
 def test_incremental_run_equals_full_refresh(engine_warehouse: Warehouse,
                                              options: dict[str, Any]) -> None:
     """Run at a first rfm_as_of, then new payments arrive together with late ones dated inside

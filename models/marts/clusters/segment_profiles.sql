@@ -6,131 +6,29 @@
     Benjamini-Hochberg adjusted p-value within the segmentation. Numeric features: Welch's t
     (p-value through the normal approximation of macro segment_t_to_z); categories (one row per
     attribute value): the two-proportion z test with the pooled share. Variances come from sums
-    of deviations from the population mean (numerically stable). See docs/clusters.md.
+    of deviations from the population mean (numerically stable), summed per segment by
+    int_segment_feature_sums. See docs/clusters.md.
 -#}
-{#- its joins hash the latest period's features: at the server's default work_mem they spill
-    to disk -#}
-{{ config(pre_hook=rfm_session_tuning()) }}
 {%- set fdr = segment_fdr_var() %}
-{%- set numeric_features = [
-    ('recency_days', 'behaviour'),
-    ('frequency', 'behaviour'),
-    ('monetary', 'behaviour'),
-    ('tenure_days', 'behaviour'),
-    ('aum_per_day', 'behaviour'),
-    ('days_since_signup', 'attribute'),
-] %}
-{%- set category_features = ['country', 'acquisition_channel', 'age_band'] %}
 
 with
 
-all_features as (
-    select * from {{ ref('cluster_features') }}
+feature_sums as (
+    select * from {{ ref('int_segment_feature_sums') }}
 ),
 
-latest_period as (
-    select max(snapshot_period) as snapshot_period
-    from all_features
-),
-
-features as (
-    select all_features.*
-    from all_features
-    inner join latest_period
-        on all_features.snapshot_period = latest_period.snapshot_period
-),
-
-assignments as (
-    select * from {{ ref('cluster_assignments') }}
-),
-
-memberships as (
-    select
-        'rfm' as segmentation,
-        rfm_segment as segment,
-        user_id
-    from features
-    union all
-    select
-        'cluster' as segmentation,
-        assignments.cluster_name as segment,
-        assignments.user_id
-    from assignments
-    inner join features
-        on
-            assignments.snapshot_period = features.snapshot_period
-            and assignments.user_id = features.user_id
-),
-
--- every feature as a column, one row per user and segmentation (the one join of the members
--- to their features): the numeric sums are two hash aggregates over these rows, unpivoted only
--- once summed per segment (unpivoting every user's values first would sort them twice)
-member_features as (
-    select
-        memberships.segmentation,
-        memberships.segment
-        {%- for feature, kind in numeric_features %}
-        {{- ',' }}
-        cast(features.{{ feature }} as {{ rfm_type('double') }}) as {{ feature }}
-        {%- endfor %}
-        {%- for feature in category_features %}
-        {{- ',' }}
-        features.{{ feature }}
-        {%- endfor %}
-    from memberships
-    inner join features
-        on memberships.user_id = features.user_id
-),
-
-population_means as (
-    select
-        segmentation
-        {%- for feature, kind in numeric_features %}
-        {{- ',' }}
-        avg({{ feature }}) as {{ feature }}
-        {%- endfor %}
-    from member_features
-    group by 1
-),
-
-segment_sums as (
-    select
-        member_features.segmentation,
-        member_features.segment
-        {%- for feature, kind in numeric_features %}
-        {%- set deviation = '(member_features.' ~ feature
-            ~ ' - population_means.' ~ feature ~ ')' %}
-        {{- ',' }}
-        count(member_features.{{ feature }}) as {{ feature }}__users,
-        sum({{ deviation }}) as {{ feature }}__deviation_sum,
-        sum({{ deviation }} * {{ deviation }}) as {{ feature }}__deviation_square_sum
-        {%- endfor %}
-    from member_features
-    inner join population_means
-        on member_features.segmentation = population_means.segmentation
-    group by 1, 2
-),
-
--- unpivoted: one row per (segmentation, segment, feature) with a value
 numeric_segments as (
-    {%- for feature, kind in numeric_features %}
     select
-        segment_sums.segmentation,
-        segment_sums.segment,
-        '{{ feature }}' as feature_name,
-        '{{ kind }}' as feature_kind,
-        segment_sums.{{ feature }}__users as segment_users,
-        population_means.{{ feature }} as population_mean,
-        segment_sums.{{ feature }}__deviation_sum as deviation_sum,
-        segment_sums.{{ feature }}__deviation_square_sum as deviation_square_sum
-    from segment_sums
-    inner join population_means
-        on segment_sums.segmentation = population_means.segmentation
-    where segment_sums.{{ feature }}__users > 0
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+        segmentation,
+        segment,
+        feature_name,
+        feature_kind,
+        segment_users,
+        population_mean,
+        deviation_sum,
+        deviation_square_sum
+    from feature_sums
+    where category is null
 ),
 
 numeric_population as (
@@ -228,27 +126,23 @@ welch_tests as (
     from numeric_standard_errors
 ),
 
-category_member_values as (
-    {%- for feature in category_features %}
+category_segments as (
     select
         segmentation,
         segment,
-        '{{ feature }}' as feature_name,
-        {{ feature }} as category
-    from member_features
-    where {{ feature }} is not null
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+        feature_name,
+        category,
+        segment_users as segment_category_users
+    from feature_sums
+    where category is not null
 ),
 
 attribute_population as (
     select
         segmentation,
         feature_name,
-        count(*) as population_users
-    from category_member_values
+        sum(segment_category_users) as population_users
+    from category_segments
     group by 1, 2
 ),
 
@@ -257,8 +151,8 @@ category_population as (
         segmentation,
         feature_name,
         category,
-        count(*) as category_users
-    from category_member_values
+        sum(segment_category_users) as category_users
+    from category_segments
     group by 1, 2, 3
 ),
 
@@ -267,20 +161,9 @@ attribute_segments as (
         segmentation,
         segment,
         feature_name,
-        count(*) as segment_users
-    from category_member_values
+        sum(segment_category_users) as segment_users
+    from category_segments
     group by 1, 2, 3
-),
-
-category_segments as (
-    select
-        segmentation,
-        segment,
-        feature_name,
-        category,
-        count(*) as segment_category_users
-    from category_member_values
-    group by 1, 2, 3, 4
 ),
 
 {# every (segment, category) pair, 0 users included: an absent category under-indexes #}
@@ -362,37 +245,39 @@ all_tests as (
     ) as tests
 ),
 
-{# Benjamini-Hochberg within each segmentation: p_(i) x m / i, then the running minimum from
-    the largest p-value down, capped at 1 #}
+{# Benjamini-Hochberg within each segmentation, over the tests with a p-value (the others
+    rank after them and keep a null): p_(i) x m / i, then the running minimum from the largest
+    p-value down, capped at 1. One pass over the tests: no union of the tested and the untested
+    rows, which would compute the tests twice where a CTE is not materialised (Spark). #}
 ranked_tests as (
     select
         *,
-        count(*) over (partition by segmentation) as tests_in_family,
+        count(p_value) over (partition by segmentation) as tests_in_family,
         row_number() over (
             partition by segmentation
-            order by p_value, segment, feature_name, category
+            order by
+                case when p_value is null then 1 else 0 end,
+                p_value, segment, feature_name, category
         ) as p_value_rank
     from all_tests
-    where p_value is not null
 ),
 
 adjusted_tests as (
     select
         *,
-        min(p_value * tests_in_family / p_value_rank) over (
-            partition by segmentation
-            order by p_value_rank desc
-            rows between unbounded preceding and current row
-        ) as bh_value
+        case
+            when p_value is not null
+                then min(
+                        case
+                            when p_value is not null then p_value * tests_in_family / p_value_rank
+                        end
+                    ) over (
+                        partition by segmentation
+                        order by p_value_rank desc
+                        rows between unbounded preceding and current row
+                    )
+        end as bh_value
     from ranked_tests
-),
-
-untested as (
-    select
-        *,
-        cast(null as {{ rfm_type('double') }}) as p_value_adjusted
-    from all_tests
-    where p_value is null
 ),
 
 final as (
@@ -435,24 +320,6 @@ final as (
             p_value,
             case when bh_value > 1 then 1.0 else bh_value end as p_value_adjusted
         from adjusted_tests
-        union all
-        select
-            segmentation,
-            segment,
-            feature_name,
-            category,
-            feature_kind,
-            test_name,
-            segment_users,
-            rest_users,
-            segment_mean,
-            rest_mean,
-            population_mean,
-            test_statistic,
-            degrees_of_freedom,
-            p_value,
-            p_value_adjusted
-        from untested
     ) as profiles
 )
 
