@@ -15,6 +15,7 @@ DuckDB / Spark with DBT_TARGET=duckdb|spark (`make demo TARGET=duckdb`).
     rfm ltv                   choose and train the lifetime-value model, write ltv_predictions
     rfm sync [CONFIG]         push the current segments to the CRM (syncs/crm_contacts.yml)
     rfm crm serve             a local CRM with the batch API and fault switches
+    rfm sync-bench            plan time, throughput and calls of a sync (docs/reverse_etl.md)
 """
 
 from __future__ import annotations
@@ -162,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--local-crm", action="store_true",
                       help="start the local CRM for this run (the demo; .local/crm)")
     sync.set_defaults(handler=sync_command.cmd_sync)
+
+    sync_bench = sub.add_parser("sync-bench", help="the figures of docs/reverse_etl.md")
+    sync_bench.add_argument("--users", type=int, default=1_000_000)
+    sync_bench.add_argument("--changed", type=float, default=0.01,
+                            help="share of the users whose segment changes (default 0.01)")
+    sync_bench.set_defaults(handler=sync_command.cmd_sync_bench)
 
     crm_ = sub.add_parser("crm", help="the local CRM (batch API with fault switches)")
     crm_.add_argument("action", choices=["serve"])

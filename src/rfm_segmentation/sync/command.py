@@ -155,3 +155,27 @@ def cmd_crm(args: argparse.Namespace, console: Console, root: Path) -> int:
                   f"{'from CRM_TOKEN' if token else 'none (any caller is let in)'}")
     crm.serve(store, token, faults, host=args.host, port=args.port)
     return dbt_runner.OK
+
+
+def cmd_sync_bench(args: argparse.Namespace, console: Console, root: Path) -> int:
+    """`rfm sync-bench`: the plan's time for N users, the sync of the changed ones."""
+    from rfm_segmentation.sync import bench
+
+    warehouse = warehouses.resolve(root)
+    console.print(f"{warehouse.describe()}: {args.users:,} users, {args.changed:.1%} change "
+                  f"segment (schema {bench.SCHEMA}, dropped after)")
+    result = bench.run(warehouse, args.users, args.changed)
+    table = Table(title=f"rfm sync-bench --users {args.users} --changed {args.changed} "
+                        f"({result.engine})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("plan in the warehouse (diff of all users)", f"{result.plan_seconds:.2f} s")
+    table.add_row("users changed", f"{result.changed:,}")
+    table.add_row("sync of the changed users (its plan included)", f"{result.sync_seconds:.2f} s")
+    table.add_row("throughput vs the local CRM, 100 records/call",
+                  f"{result.records_per_second:,.0f} records/s")
+    table.add_row("calls made", f"{result.calls:,}")
+    table.add_row("calls of a full sync", f"{result.full_sync_calls:,}")
+    table.add_row("share of a full sync", f"{result.calls / result.full_sync_calls:.2%}")
+    console.print(table)
+    return dbt_runner.OK

@@ -77,6 +77,7 @@ def diff_sql(db: Db, config: SyncConfig, relation: str, at: datetime,
     """One row per record of the source or the state (the CTE ``classified``): kind, action
     and the mapped values, read by ``select``."""
     state = db.quote(config.state_schema, "sync_state")
+    inflight = db.quote(config.state_schema, "sync_inflight")
     values = ", ".join(f"source_rows.v{i}" for i in range(len(config.mapping)))
     source_values = ", ".join(f"{db.quote(column)} as v{i}"
                               for i, column in enumerate(config.mapping))
@@ -97,6 +98,25 @@ state as (
     select * from {state} where sync_name = {_literal(config.name)}
 ),
 
+inflight as (
+    select record_key from {inflight} where sync_name = {_literal(config.name)}
+),
+
+-- what the destination may hold: the accepted rows, and the ones sent but not confirmed
+tracked as (
+    select
+        coalesce(state.record_key, inflight.record_key) as record_key,
+        state.synced_hash,
+        state.status,
+        state.attempts,
+        state.rejected_hash,
+        state.next_attempt_at,
+        case when inflight.record_key is null then 0 else 1 end as is_inflight
+    from state
+    full outer join inflight
+        on state.record_key = inflight.record_key
+),
+
 joined as (
     select
         coalesce(source_rows.record_key, state.record_key) as record_key,
@@ -106,15 +126,21 @@ joined as (
         state.rejected_hash,
         state.next_attempt_at,
         case
-            when source_rows.record_key is null and state.synced_hash is null then 'gone'
+            -- a record sent but never confirmed (a run killed before the answer's commit,
+            -- or rejected since) may be in the destination all the same: remove it too
+            when source_rows.record_key is null and state.synced_hash is null
+                and coalesce(state.status, '') <> 'rejected'
+                and state.is_inflight = 0 then 'gone'
             when source_rows.record_key is null then 'removal'
             when state.synced_hash is null then 'add'
-            when state.synced_hash = source_rows.row_hash then 'unchanged'
+            -- sent and unconfirmed: the destination may hold the values of that send
+            when state.synced_hash = source_rows.row_hash
+                and state.is_inflight = 0 then 'unchanged'
             else 'change'
         end as kind,
         {values}
     from source_rows
-    full outer join state
+    full outer join tracked as state
         on source_rows.record_key = state.record_key
 ),
 

@@ -129,11 +129,13 @@ class SyncRun:
         names = list(config.mapping.values())
         send_action = "update" if config.mode == "update" else "upsert"
         items = plan.work(self.db, config, self.relation, now())
+        batch: list[WorkItem] = []
         try:
             for batch in _batches(items, config.batch_size):
                 action = "remove" if batch[0].action == "remove" else send_action
                 records = [Record(item.key, dict(zip(names, item.values, strict=True)))
                            for item in batch]
+                self.state.mark_sending(batch)
                 outcome = destination.send(action, records)
                 accepted = [item for item in batch if item.key in outcome.accepted]
                 rejected = [(item, *outcome.rejected[item.key]) for item in batch
@@ -147,6 +149,7 @@ class SyncRun:
                 if on_progress is not None:
                     on_progress(counts.sent, counts.planned)
         except AuthError as err:  # no use going on: every call would be refused
+            self.state.not_sent(batch)
             self.state.finish_run(run_id, counts, "failed", str(err))
             raise
         except DestinationError as err:

@@ -4,6 +4,8 @@ rather than by dbt: they hold what the destination accepted, which no build may 
 - ``sync_state``: one row per sync and record: the hash of the mapped fields the destination
   last accepted (``synced_hash``), when it was last sent, its status (synced, rejected,
   removed), and the rejections of its current values (attempts, next attempt).
+- ``sync_inflight``: the records sent whose answer was not committed (a run killed or failed
+  mid-batch): the destination may hold them.
 - ``sync_runs``: one row per run: started, finished, status, planned / sent / accepted /
   rejected / retried counts, mode, config hash.
 - ``sync_errors``: one row per rejected record and attempt, with the destination's message.
@@ -46,6 +48,9 @@ def ensure_tables(db: Db, schema: str) -> None:
         " run_id varchar not null, sync_name varchar not null, record_key varchar not null,"
         " row_hash varchar, error_at timestamp not null, attempt integer not null,"
         " category varchar, message varchar)",
+        f"create table if not exists {q(schema, 'sync_inflight')} ("
+        " sync_name varchar not null, record_key varchar not null, sent_at timestamp not null,"
+        " primary key (sync_name, record_key))",
     ]
     for statement in statements:
         with db.transaction() as cur:
@@ -118,6 +123,38 @@ class StateStore:
         with self.db.transaction() as cur:
             self._update_run(cur, run_id, counts, status, message)
 
+    def _upsert(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        values = ", ".join(f"({self.db.placeholders(len(_STATE_COLUMNS))})" for _ in rows)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _STATE_COLUMNS[2:])
+        cur.execute(
+            f"insert into {self.table('sync_state')} ({', '.join(_STATE_COLUMNS)})"
+            f" values {values} on conflict (sync_name, record_key) do update set {updates}",
+            [value for row in rows for value in row],
+        )
+
+    def mark_sending(self, items: list[WorkItem]) -> None:
+        """Before a batch is sent: its records may be in the destination from now on, even if
+        the run dies before the answer (``sync_inflight``); one that then leaves the source
+        is removed, one whose values come back to the synced ones is sent again."""
+        rows = [(self.sync_name, item.key, now()) for item in items]
+        with self.db.transaction() as cur:
+            cur.execute(
+                f"insert into {self.table('sync_inflight')} (sync_name, record_key, sent_at)"
+                f" values {', '.join(f'({self.db.placeholders(3)})' for _ in rows)}"
+                f" on conflict (sync_name, record_key) do nothing",
+                [value for row in rows for value in row])
+
+    def _clear_inflight(self, cur: Any, keys: list[str]) -> None:
+        if keys:
+            cur.execute(f"delete from {self.table('sync_inflight')} where sync_name ="
+                        f" {self.db.placeholder} and record_key in"
+                        f" ({self.db.placeholders(len(keys))})", [self.sync_name, *keys])
+
+    def not_sent(self, items: list[WorkItem]) -> None:
+        """The batch certainly did not reach the destination (it refused the credentials)."""
+        with self.db.transaction() as cur:
+            self._clear_inflight(cur, [item.key for item in items])
+
     def commit_batch(self, run_id: str, counts: RunCounts, accepted: list[WorkItem],
                      rejected: list[tuple[WorkItem, str, str]],
                      backoff_seconds: float) -> None:
@@ -139,15 +176,8 @@ class StateStore:
                            category, message[:2000]))
         with self.db.transaction() as cur:
             if rows:
-                values = ", ".join(f"({self.db.placeholders(len(_STATE_COLUMNS))})"
-                                   for _ in rows)
-                updates = ", ".join(f"{c} = excluded.{c}" for c in _STATE_COLUMNS[2:])
-                cur.execute(
-                    f"insert into {self.table('sync_state')} ({', '.join(_STATE_COLUMNS)})"
-                    f" values {values} on conflict (sync_name, record_key) do update set"
-                    f" {updates}",
-                    [value for row in rows for value in row],
-                )
+                self._upsert(cur, rows)
+            self._clear_inflight(cur, [row[1] for row in rows])
             if errors:
                 values = ", ".join(f"({self.db.placeholders(8)})" for _ in errors)
                 cur.execute(
