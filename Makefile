@@ -17,8 +17,8 @@ WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest
 XDIST := $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadgroup --no-loadscope-reorder)
 
-.PHONY: setup report ltv demo clusters test test-fast test-postgres test-duckdb test-spark lint \
-	bench stop clean
+.PHONY: setup report ltv demo clusters sync crm test test-fast test-postgres test-duckdb \
+	test-spark lint bench stop clean
 
 setup: $(STAMP)  ## create .venv and install the project (quick when done)
 
@@ -38,6 +38,14 @@ demo: setup  ## embedded PostgreSQL (or TARGET=duckdb|spark) + demo data + dbt b
 
 clusters: setup  ## k-means segments on the built marts: fit, store the model, assign + profile in dbt
 	$(BIN)/rfm clusters
+
+# Without CRM_BASE_URL, `make sync` starts the local CRM (.local/crm) for the run and stops it.
+SYNC ?= syncs/crm_contacts.yml
+sync: setup  ## push the current segments to the CRM (plan, progress, what the CRM holds): SYNC=file
+	$(BIN)/rfm sync $(SYNC) $(if $(CRM_BASE_URL),,--local-crm)
+
+crm: setup  ## serve the local CRM on :8765 (fault switches: .venv/bin/rfm crm serve --help)
+	$(BIN)/rfm crm serve
 
 lint: setup  ## sqlfluff (dbt templater: needs the database) and ruff
 	$(BIN)/ruff check src tests/python

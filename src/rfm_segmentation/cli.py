@@ -13,6 +13,9 @@ DuckDB / Spark with DBT_TARGET=duckdb|spark (`make demo TARGET=duckdb`).
     rfm report                HTML + PNG charts of the marts
     rfm clusters              fit the k-means segments, store the model, assign them in dbt
     rfm ltv                   choose and train the lifetime-value model, write ltv_predictions
+    rfm sync [CONFIG]         push the current segments to the CRM (syncs/crm_contacts.yml)
+    rfm crm serve             a local CRM with the batch API and fault switches
+    rfm sync-bench            plan time, throughput and calls of a sync (docs/reverse_etl.md)
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from rich.console import Console
 
 from rfm_segmentation import bench, clusters, commands, dbt_runner, report, summary, warehouses
 from rfm_segmentation.ltv import command as ltv_command
+from rfm_segmentation.sync import command as sync_command
 
 
 def _periods_list(text: str) -> list[int]:
@@ -148,6 +152,40 @@ def build_parser() -> argparse.ArgumentParser:
     ltv.add_argument("--no-dbt", action="store_true",
                      help="only write the predictions; do not rebuild rfm_segments_current")
     ltv.set_defaults(handler=ltv_command.cmd_ltv)
+
+    sync = sub.add_parser("sync", help="push the current segments to the CRM (docs/reverse_etl.md)")
+    sync.add_argument("config", type=Path, nargs="?", default=sync_command.DEFAULT_CONFIG,
+                      help="the sync's YAML file (default syncs/crm_contacts.yml)")
+    sync.add_argument("--plan", action="store_true",
+                      help="show the counts and a sample of each kind; send nothing")
+    sync.add_argument("--allow-large-change", action="store_true",
+                      help="pass the guardrail (max_change_share of the configuration)")
+    sync.add_argument("--local-crm", action="store_true",
+                      help="start the local CRM for this run (the demo; .local/crm)")
+    sync.set_defaults(handler=sync_command.cmd_sync)
+
+    sync_bench = sub.add_parser("sync-bench", help="the figures of docs/reverse_etl.md")
+    sync_bench.add_argument("--users", type=int, default=1_000_000)
+    sync_bench.add_argument("--changed", type=float, default=0.01,
+                            help="share of the users whose segment changes (default 0.01)")
+    sync_bench.set_defaults(handler=sync_command.cmd_sync_bench)
+
+    crm_ = sub.add_parser("crm", help="the local CRM (batch API with fault switches)")
+    crm_.add_argument("action", choices=["serve"])
+    crm_.add_argument("--host", default="127.0.0.1")
+    crm_.add_argument("--port", type=int, default=8765)
+    crm_.add_argument("--store", type=Path, default=Path(".local/crm/contacts.sqlite"))
+    for fault, text in (("rate-limit", "share of calls answered 429"),
+                        ("server-error", "share of calls answered 5xx"),
+                        ("timeout", "share of calls that hang, then apply"),
+                        ("reject", "share of records rejected (207)"),
+                        ("drop-after-apply", "share of calls whose connection drops after "
+                         "the batch was applied")):
+        crm_.add_argument(f"--{fault}", type=float, default=0.0, help=text)
+    crm_.add_argument("--slow-ms", type=float, default=0.0, help="added to every call")
+    crm_.add_argument("--retry-after", type=float, default=1.0,
+                      help="seconds a 429 asks to wait")
+    crm_.set_defaults(handler=sync_command.cmd_crm)
     return parser
 
 
