@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -36,6 +35,8 @@ from rfm_segmentation import warehouses as engines
 from rfm_segmentation.raw import PaymentRow
 from rfm_segmentation.warehouses import postgres as database
 
+import dbt_fork
+
 ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).with_name("dbt"))
 RFM = str(Path(sys.executable).with_name("rfm"))
@@ -48,6 +49,9 @@ TEST_ENGINES = tuple(
 # work on small data: the C1 compiler alone and the serial collector cut their CPU time by about
 # 45% (36 -> 19.5 s for a registration, 2 cores) without changing any result. Yours wins if set.
 os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+
+# Warehouse.dbt forks dbt from a server that imported it once (tests/python/dbt_fork.py)
+dbt_fork.preload(sorted({"postgres", *TEST_ENGINES}))
 
 ENGINE_TIERS = ("postgres", "duckdb", "spark")
 TIERS = ("fast", *ENGINE_TIERS)
@@ -181,6 +185,9 @@ class Warehouse:
     # dbt's unit tests check SQL logic, not data: they run in one build per engine (the shared
     # build of test_dbt_project that sets this), not in every scenario's builds
     unit_tests: bool = False
+    # data tests: in every build, but on Spark (where each is a job of a second or more) only in
+    # that same shared build; a Spark scenario compares its tables with the reference instead
+    data_tests: bool = True
 
     def __post_init__(self) -> None:
         # a PostgreSQL connection will do (the tests of PostgreSQL-only features pass one)
@@ -208,18 +215,20 @@ class Warehouse:
                if self.engine == "spark" and "JAVA_TOOL_OPTIONS" in os.environ else {}),
             "DBT_TARGET_PATH": str(self.workdir / "target"),
             "DBT_LOG_PATH": str(self.workdir / "logs"),
-            **({} if self.unit_tests else {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}),
+            **self._excluded_resources(),
         }
+
+    def _excluded_resources(self) -> dict[str, str]:
+        excluded = [kind for kind, run in (("unit_test", self.unit_tests),
+                                           ("test", self.data_tests)) if not run]
+        return {"DBT_EXCLUDE_RESOURCE_TYPES": " ".join(excluded)} if excluded else {}
 
     def dbt(self, *args: str, vars: dict[str, Any] | None = None) -> DbtResult:
         merged = {**self.vars, **(vars or {})}
         command = [DBT, *args]
         if merged:
             command += ["--vars", yaml_flow(merged)]
-        done = subprocess.run(
-            command, cwd=ROOT, env=self.env(), capture_output=True, text=True, check=False
-        )
-        return DbtResult(done.returncode, done.stdout + done.stderr)
+        return DbtResult(*dbt_fork.run(command[1:], self.env(), ROOT))
 
     def load(self, payments: Iterable[PaymentRow], calendar: Iterable[tuple[date, date]]) -> None:
         self.backend.load_raw(payments, calendar)
@@ -305,7 +314,7 @@ def engine_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     engine = request.param
     backend = _new_backend(engine, lambda: _postgres_database(_server(), request), tmp_path)
     try:
-        yield Warehouse(backend, tmp_path)
+        yield Warehouse(backend, tmp_path, data_tests=engine != "spark")
     finally:
         _close(backend)
 
