@@ -106,11 +106,12 @@ select * from shares
 where users = 0 or share_of_users > {{ max_share }}
 {% endset %}
 
-{#- "Got N results" would not say which: the warning lists them. -#}
+{#- "Got N results" would not say which: the warning lists them, the latest period first (the
+    first 100; --store-failures keeps every row). -#}
 {%- if execute and flags.WHICH in ['build', 'test'] and load_relation(history_ref) is not none -%}
-    {%- set found = run_query(degenerate_scores ~ ' order by snapshot_period, metric, score') -%}
+    {%- set found = run_query(degenerate_scores ~ ' order by snapshot_period desc, metric, score') -%}
     {%- set named = [] -%}
-    {%- for row in found.rows[:50] -%}
+    {%- for row in found.rows[:100] -%}
         {%- do named.append(
             (row['snapshot_period'] | string) ~ ' ' ~ row['metric'] ~ ' score ' ~ row['score'] ~ ': '
             ~ ('empty' if row['users'] == 0
@@ -121,7 +122,7 @@ where users = 0 or share_of_users > {{ max_share }}
         {%- do exceptions.warn(
             "rfm_segments_history: " ~ (found.rows | length) ~ " score(s) empty or holding more"
             ~ " than rfm_score_max_share=" ~ max_share ~ " of their period's users (docs/scores.md): "
-            ~ (named | join('; ')) ~ ('; ...' if found.rows | length > 50 else '')
+            ~ (named | join('; ')) ~ ('; ...' if found.rows | length > 100 else '')
         ) -%}
     {%- endif -%}
 {%- endif %}
