@@ -2,6 +2,7 @@
 -- (the bins, ordered by lower bound, start open, end open and each starts where the one before
 -- it ends: no gap, no overlap), and each score 1-5 has exactly one bin. Returns the offending
 -- (metric, score) with the problem; checked on every build, whatever the scoring methods.
+{%- set text = rfm_type('text') %}
 
 with
 
@@ -51,7 +52,7 @@ ordered_bins as (
         row_number() over (
             partition by metric
             order by case when lower_bound is null then 0 else 1 end, lower_bound, score
-        ) as position,
+        ) as bin_position,
         count(*) over (partition by metric) as metric_bins
     from bins
 ),
@@ -65,7 +66,7 @@ with_previous as (
     left join ordered_bins as previous_bins
         on
             ordered_bins.metric = previous_bins.metric
-            and ordered_bins.position = previous_bins.position + 1
+            and ordered_bins.bin_position = previous_bins.bin_position + 1
 ),
 
 problems as (
@@ -84,17 +85,18 @@ problems as (
         score,
         case
             when lower_bound >= upper_bound then 'an empty bin: lower_bound >= upper_bound'
-            when position = 1 and lower_bound is not null
-                then 'gap: no bin for the values below ' || cast(lower_bound as {{ rfm_type('text') }})
-            when position > 1 and (lower_bound is null or previous_upper_bound is null)
+            when bin_position = 1 and lower_bound is not null
+                then 'gap: no bin for the values below ' || cast(lower_bound as {{ text }})
+            when bin_position > 1 and (lower_bound is null or previous_upper_bound is null)
                 then 'overlap: two bins open on one side'
-            when position > 1 and previous_upper_bound < lower_bound
-                then 'gap: no bin between ' || cast(previous_upper_bound as {{ rfm_type('text') }})
-                || ' and ' || cast(lower_bound as {{ rfm_type('text') }})
-            when position > 1 and previous_upper_bound > lower_bound
-                then 'overlap with the bin of score ' || cast(previous_score as {{ rfm_type('text') }})
-            when position = metric_bins and upper_bound is not null
-                then 'gap: no bin for the values from ' || cast(upper_bound as {{ rfm_type('text') }})
+            when bin_position > 1 and previous_upper_bound < lower_bound
+                then
+                    'gap: no bin between ' || cast(previous_upper_bound as {{ text }})
+                    || ' and ' || cast(lower_bound as {{ text }})
+            when bin_position > 1 and previous_upper_bound > lower_bound
+                then 'overlap with the bin of score ' || cast(previous_score as {{ text }})
+            when bin_position = metric_bins and upper_bound is not null
+                then 'gap: no bin for the values from ' || cast(upper_bound as {{ text }})
         end as problem
     from with_previous
 )
