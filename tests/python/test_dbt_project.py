@@ -354,6 +354,8 @@ def assert_method_change_and_broken_bins_fail(warehouse: Warehouse,
     ), result.output[-3000:]
     assert history(warehouse) == before
 
+    if warehouse.engine == "spark":
+        return  # the tests read Spark's parquet tables through views: no delete there
     warehouse.execute(
         f"delete from {SCHEMA}.rfm_score_thresholds where metric = 'frequency' and score = 4")
     result = warehouse.dbt("test", "--select", "assert_score_thresholds_cover_every_value",
