@@ -186,35 +186,7 @@ snapshots as (
     {%- endif %}
 ),
 
-ranked_by_activity as (
-    select
-        *,
-        percent_rank() over (
-            partition by period_start order by recency_days desc
-        ) as recency_percentile,
-        percent_rank() over (
-            partition by period_start order by frequency asc
-        ) as frequency_percentile
-    from snapshots
-),
-
-ranked as (
-    select
-        *,
-        percent_rank() over (
-            partition by period_start order by monetary asc
-        ) as monetary_percentile
-    from ranked_by_activity
-),
-
-scored as (
-    select
-        *,
-        {{ rfm_score('recency_percentile') }} as recency_score,
-        {{ rfm_score('frequency_percentile') }} as frequency_score,
-        {{ rfm_score('monetary_percentile') }} as monetary_score
-    from ranked
-),
+{{ rfm_scoring_ctes('snapshots', 'period_start') }},
 
 segmented as (
     select

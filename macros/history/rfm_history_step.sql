@@ -124,23 +124,7 @@ snapshots as (
 ),
 
 -- one period: the ranks need no partition
-ranked as (
-    select
-        *,
-        percent_rank() over (order by recency_days desc) as recency_percentile,
-        percent_rank() over (order by frequency asc) as frequency_percentile,
-        percent_rank() over (order by monetary asc) as monetary_percentile
-    from snapshots
-),
-
-scored as (
-    select
-        *,
-        {{ rfm_score('recency_percentile') }} as recency_score,
-        {{ rfm_score('frequency_percentile') }} as frequency_score,
-        {{ rfm_score('monetary_percentile') }} as monetary_score
-    from ranked
-),
+{{ rfm_scoring_ctes('snapshots') }},
 
 segment_map as (
     select

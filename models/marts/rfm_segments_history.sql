@@ -11,7 +11,9 @@
     full build costs payments + users x periods, an incremental run the users of the recomputed
     periods, whatever the length of the history. On Spark, where every statement is a job with
     a start cost of seconds, the same rows come from one set-based statement
-    (macros/history/rfm_history_in_one_statement.sql).
+    (macros/history/rfm_history_in_one_statement.sql). Both score through
+    macros/business_rules/rfm_scoring_ctes.sql, by the method of var rfm_<metric>_score_method
+    (docs/scores.md); a change of method fails an incremental run (it needs --full-refresh).
 -#}
 {{ config(
     materialized='incremental',
@@ -20,12 +22,20 @@
     partition_by=rfm_partition_by('snapshot_period'),
     on_schema_change='fail',
     pre_hook=[rfm_lock_model(), rfm_session_tuning()],
-    post_hook=["{{ rfm_history_fold_remaining_periods() }}", rfm_analyze()],
+    post_hook=[
+        "{{ rfm_history_fold_remaining_periods() }}",
+        "{{ rfm_store_score_methods() }}",
+        rfm_analyze(),
+    ],
     indexes=[
         {'columns': ['snapshot_period', 'user_id'], 'unique': true},
     ],
 ) }}
 
+-- depends_on: {{ ref('rfm_score_thresholds') }}
+{#- the seed is read only by the metrics scored with `thresholds`: declared for every method,
+    so that a change of method needs no other build order -#}
+{%- do rfm_check_stored_score_methods() %}
 {%- if target.type == 'spark' %}
 {{ rfm_history_in_one_statement() }}
 {%- else %}

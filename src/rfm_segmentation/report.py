@@ -31,6 +31,7 @@ from matplotlib.patches import Patch, Rectangle
 from rich.console import Console
 
 from rfm_segmentation import warehouses
+from rfm_segmentation.report_scores import fetch_scores, html_table, scores_json, scores_section
 from rfm_segmentation.warehouses import postgres
 
 #: Display order of the segments of SPEC.md, best customers first. Segments a business user adds
@@ -78,6 +79,7 @@ class ReportData:
     period of ``rfm_segment_transitions``; ``from_segment`` None = users new in the period.
     ``grid``: users of ``rfm_segments_current`` per (recency_score, frequency_score), every cell of
     ``segment_map`` included (0 when empty).
+    ``scores``: users of ``rfm_segments_current`` per (metric, score), every score 1-5 included.
     """
 
     latest_period: date | None
@@ -89,6 +91,7 @@ class ReportData:
     mix: dict[tuple[date, str], int]
     transitions: dict[tuple[str | None, str], int]
     grid: dict[tuple[int, int], int]
+    scores: dict[tuple[str, int], int]
     segment_mix_png: Path
     transitions_png: Path
     rf_grid_png: Path
@@ -121,6 +124,7 @@ class ReportData:
                 }
                 for (r, f), n in sorted(self.grid.items())
             ],
+            "scores": scores_json(self.scores),
         }
 
 
@@ -136,6 +140,7 @@ class _Marts:
     mix: dict[tuple[date, str], int]
     transitions: dict[tuple[str | None, str], int]
     grid: dict[tuple[int, int], int]
+    scores: dict[tuple[str, int], int]
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -202,6 +207,7 @@ def _fetch(warehouse: warehouses.Warehouse, schema: str) -> _Marts:
         )
         grid = dict.fromkeys(segment_map, 0)
         grid.update({(int(r), int(f)): int(n) for r, f, n in cur.fetchall()})
+        scores = fetch_scores(cur, table("rfm_segments_current"))
 
     return _Marts(
         latest_period=latest_period,
@@ -212,6 +218,7 @@ def _fetch(warehouse: warehouses.Warehouse, schema: str) -> _Marts:
         mix=mix,
         transitions=transitions,
         grid=grid,
+        scores=scores,
     )
 
 
@@ -416,17 +423,6 @@ def _png(fig: Figure) -> bytes:
 # --- HTML ------------------------------------------------------------------------------------
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    def cell(value: object, tag: str) -> str:
-        text = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
-        cls = ' class="num"' if isinstance(value, int) else ""
-        return f"<{tag}{cls}>{html.escape(str(text))}</{tag}>"
-
-    head = "".join(cell(h, "th") for h in header)
-    body = "\n".join("<tr>" + "".join(cell(v, "td") for v in row) + "</tr>" for row in rows)
-    return f'<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
-
-
 def _mix_table(data: ReportData) -> str:
     periods = sorted({p for p, _ in data.mix})
     fmt = _period_label(periods)
@@ -436,7 +432,7 @@ def _mix_table(data: ReportData) -> str:
          sum(data.mix.get((p, s), 0) for s in segments)]
         for p in periods
     ]
-    return _table(["period", *segments, "all users"], rows)
+    return html_table(["period", *segments, "all users"], rows)
 
 
 def _transitions_table(data: ReportData) -> str:
@@ -450,7 +446,7 @@ def _transitions_table(data: ReportData) -> str:
          sum(data.transitions.get((r, c), 0) for c in cols)]
         for r in rows_keys
     ]
-    return _table(["from \\ to", *cols, "all"], rows)
+    return html_table(["from \\ to", *cols, "all"], rows)
 
 
 def _grid_table(data: ReportData) -> str:
@@ -461,7 +457,7 @@ def _grid_table(data: ReportData) -> str:
                     for r in rs]]
         for f in fs
     ]
-    return _table(["frequency \\ recency", *[f"R{r}" for r in rs]], rows)
+    return html_table(["frequency \\ recency", *[f"R{r}" for r in rs]], rows)
 
 
 _STYLE = """
@@ -522,6 +518,7 @@ period).</p>
 segment the seed rfm_segment_map gives it, and counts its users.</p>
 {image("rf_grid", "R x F grid of the current users")}
 {_grid_table(data)}
+{scores_section(data.scores, period)}
 {extra_html}
 <script type="application/json" id="report-data">
 {payload}
@@ -556,6 +553,7 @@ def build_report(where: warehouses.Warehouse | postgres.Connection, schema: str,
         mix=marts.mix,
         transitions=marts.transitions,
         grid=marts.grid,
+        scores=marts.scores,
         segment_mix_png=out_dir / "segment_mix.png",
         transitions_png=out_dir / "transitions.png",
         rf_grid_png=out_dir / "rf_grid.png",

@@ -12,10 +12,13 @@ All timestamps are naive datetimes in UTC, as ``fact_payments.payment_date`` is
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+
+import reference_scores
 
 __all__ = [
     "GRAINS",
@@ -351,6 +354,8 @@ def compute_history(
     as_of: datetime,
     grain: str = "month",
     window_periods: int | None = None,
+    score_methods: Mapping[str, str] | None = None,
+    thresholds: Sequence[reference_scores.ScoreBin] | None = None,
 ) -> list[dict[str, Any]]:
     """The full `rfm_segments_history`: one dict per (snapshot_period, user_id).
 
@@ -368,7 +373,10 @@ def compute_history(
       ``monetary`` their sum (``Decimal(0)`` when none);
     - ``recency_days``: ``date(snapshot_at) - date(last_payment_at)`` in whole days;
     - percentiles: ``percent_rank()`` within the period, recency by recency_days DESC,
-      frequency and monetary ASC; scores via ``score``; segment via ``SEGMENT_MATRIX[(r, f)]``;
+      frequency and monetary ASC; scores by each metric's method of ``score_methods``
+      (``reference_scores.scores``; default ``percent_rank``, i.e. ``score`` of the
+      percentile; ``thresholds`` reads the bins ``thresholds``); segment via
+      ``SEGMENT_MATRIX[(r, f)]``;
     - ``previous_segment``: the user's segment in the previous period (None in their first);
     - ``segment_since``: first period of the user's current unbroken run in ``rfm_segment``.
 
@@ -378,6 +386,7 @@ def compute_history(
     _check_grain(grain)
     if window_periods is not None and window_periods < 1:
         raise ValueError(f"rfm_window_periods must be >= 1, got {window_periods!r}")
+    methods = {**reference_scores.DEFAULT_METHODS, **(score_methods or {})}
     if not clean:
         return []
 
@@ -421,12 +430,19 @@ def compute_history(
         recency_pct = _percent_rank([r["recency_days"] for r in period_rows], descending=True)
         frequency_pct = _percent_rank([r["frequency"] for r in period_rows])
         monetary_pct = _percent_rank([r["monetary"] for r in period_rows])
+        period_scores = {
+            metric: reference_scores.scores(
+                [r[column] for r in period_rows], metric, methods[metric],
+                descending=metric == "recency", bins=thresholds,
+            )
+            for metric, column in (("recency", "recency_days"), ("frequency", "frequency"),
+                                   ("monetary", "monetary"))
+        }
 
-        for row, r_pct, f_pct, m_pct in zip(
-            period_rows, recency_pct, frequency_pct, monetary_pct, strict=True
+        for row, r_pct, f_pct, m_pct, recency_score, frequency_score, monetary_score in zip(
+            period_rows, recency_pct, frequency_pct, monetary_pct, *period_scores.values(),
+            strict=True,
         ):
-            recency_score = score(r_pct)
-            frequency_score = score(f_pct)
             segment = SEGMENT_MATRIX[(recency_score, frequency_score)]
             previous = last_state.get(row["user_id"])
             previous_segment = previous[0] if previous is not None else None
@@ -442,7 +458,7 @@ def compute_history(
                     "monetary_percentile": m_pct,
                     "recency_score": recency_score,
                     "frequency_score": frequency_score,
-                    "monetary_score": score(m_pct),
+                    "monetary_score": monetary_score,
                     "rfm_segment": segment,
                     "previous_segment": previous_segment,
                     "segment_since": segment_since,

@@ -4,6 +4,7 @@ implementation of SPEC.md (tests/python/reference.py), column by column."""
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ import pytest
 from rfm_segmentation import demo as demo_data
 
 import reference
+import reference_scores
 from conftest import SCHEMA, DbtResult, PaymentRow, SharedBuilds, Warehouse, engine_cases
 
 AS_OF = datetime(2024, 7, 10, 12, 0, 0)
@@ -175,6 +177,77 @@ def test_history_matches_the_reference(engine: str, shared_builds: SharedBuilds,
     assert_marts_match(warehouse, expected)
 
 
+# Scored by business bins where ties are heavy (recency in days, frequency), by the tie-fair rank
+# where they are not (amounts)
+MIXED_METHODS = {"recency": "thresholds", "frequency": "thresholds", "monetary": "mid_rank"}
+
+
+def one_time_buyer_payments(n_users: int = 240, seed: int = 22) -> list[PaymentRow]:
+    """Payments of a retailer where most customers buy once: 60% of the users pay once, the
+    others 2 to 14 times; last payments spread over 540 days before AS_OF, so that every
+    recency bin of the seed is reached."""
+    rng = random.Random(seed)
+    rows: list[PaymentRow] = []
+    for user in range(n_users):
+        payments = 1 if rng.random() < 0.6 else rng.randint(2, 14)
+        last = AS_OF - timedelta(days=rng.randint(0, 540), minutes=rng.randint(1, 1000))
+        for k in range(payments):
+            rows.append((
+                f"p{user}-{k}", f"u{user:04d}", last - timedelta(days=9 * k),
+                Decimal(rng.randint(500, 300_000)) / 100,
+            ))
+    return rows
+
+
+def test_thresholds_populate_every_segment_the_data_supports(
+    engine: str, shared_builds: SharedBuilds
+) -> None:
+    """On data with many one-time buyers, scored by the seed's bins (recency, frequency) and
+    mid_rank (monetary): the history, current segments and marts equal the reference, and the
+    latest period holds every segment of the matrix, where percent_rank leaves some empty."""
+    if engine == "spark":
+        pytest.skip("Spark scores through the same macro, checked by the incremental scenario"
+                    " with scoring methods: no further Spark build (minutes each)")
+    rows = one_time_buyer_payments()
+    dbt_vars = {"rfm_as_of": AS_OF.isoformat(sep=" "),
+                **{f"rfm_{m}_score_method": method for m, method in MIXED_METHODS.items()}}
+
+    def load_and_build(warehouse: Warehouse) -> None:
+        warehouse.load(rows, demo_data.generate_calendar(date(2022, 1, 1), date(2024, 12, 31)))
+        build(warehouse, **dbt_vars)
+
+    warehouse = shared_builds.get(engine, "dbt_project_one_time_buyers", load_and_build)
+    bins = reference_scores.load_thresholds()
+    expected = expected_history(rows, AS_OF, score_methods=MIXED_METHODS, thresholds=bins)
+    assert_same_rows(history(warehouse), expected, HISTORY_KEY)
+    current = reference.current_segments(expected)
+    assert_same_rows(warehouse.table("rfm_segments_current", "user_id"), current, ("user_id",))
+    assert_marts_match(warehouse, expected)
+
+    one_time = sum(1 for row in current if row["frequency"] == 1)
+    assert one_time / len(current) > 0.5, "the scenario needs a majority of one-time buyers"
+    every_segment = set(reference.SEGMENT_MATRIX.values())
+    assert {row["rfm_segment"] for row in current} == every_segment
+    assert {(m, s) for row in current for m, s in (
+        ("recency", row["recency_score"]), ("frequency", row["frequency_score"]))
+    } == {(m, s) for m in ("recency", "frequency") for s in range(1, 6)}
+    by_rank = reference.current_segments(expected_history(rows, AS_OF))
+    assert {row["frequency_score"] for row in by_rank} == {1, 3, 4, 5}, (
+        "percent_rank scores every one-time buyer 1 and leaves frequency score 2 empty"
+    )
+    assert every_segment - {row["rfm_segment"] for row in by_rank}, (
+        "percent_rank leaves a segment of the matrix empty on this data"
+    )
+
+    # the warning names the degenerate scores of the build (read-only: a warning test)
+    result = warehouse.dbt("test", "--select", "warn_degenerate_scores", vars=dbt_vars)
+    result.assert_ok()
+    latest = AS_OF.date().replace(day=1).isoformat()
+    share = sum(1 for row in current if row["frequency_score"] == 1) / len(current)
+    assert share > 0.5 and f"{latest} frequency score 1: " in result.output, result.output[-3000:]
+    assert "more than rfm_score_max_share=0.5" in result.output
+
+
 def test_screening_matches_the_reference(engine: str, shared_builds: SharedBuilds) -> None:
     rows = payments()
     # the build of test_history_matches_the_reference[month], which also runs the unit tests
@@ -209,17 +282,23 @@ def shift_period(period: date, grain: str, n: int) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-# Spark runs the week-window3 case only: its month path meets the reference in
+# the window's frequency 0 falls in the first frequency bin; recency ranked with its ties split
+WINDOW_METHODS = {"recency": "mid_rank", "frequency": "thresholds", "monetary": "thresholds"}
+
+
+# Spark runs the week-window3-methods case only: its month path meets the reference in
 # test_history_matches_the_reference[spark-month]
 @pytest.mark.parametrize("engine_warehouse, options", engine_cases({
     "month": {"grain": "month"},
-    "week-window3": {"grain": "week", "window_periods": 3},
-}, on_spark={"week-window3"}), indirect=["engine_warehouse"])
+    "week-window3-methods": {"grain": "week", "window_periods": 3,
+                             "score_methods": WINDOW_METHODS},
+}, on_spark={"week-window3-methods"}), indirect=["engine_warehouse"])
 def test_incremental_run_equals_full_refresh(engine_warehouse: Warehouse,
                                              options: dict[str, Any]) -> None:
     """Run at a first rfm_as_of, then new payments arrive together with late ones dated inside
     the lookback; the incremental run at a later rfm_as_of equals a --full-refresh and the
-    reference, and running it again changes nothing."""
+    reference, and running it again changes nothing. With scoring methods: a change of method
+    then fails an incremental run naming the var, and broken bins fail the seed's test."""
     warehouse = engine_warehouse
     grain = options["grain"]
     first_as_of = datetime(2024, 5, 22, 8, 30, 0)
@@ -238,6 +317,10 @@ def test_incremental_run_equals_full_refresh(engine_warehouse: Warehouse,
     dbt_vars: dict[str, Any] = {"rfm_grain": grain}
     if "window_periods" in options:
         dbt_vars["rfm_window_periods"] = options["window_periods"]
+    methods = options.get("score_methods", {})
+    dbt_vars.update({f"rfm_{metric}_score_method": m for metric, m in methods.items()})
+    if methods:
+        options = {**options, "thresholds": reference_scores.load_thresholds()}
 
     warehouse.load(first_rows, calendar())
     build(warehouse, rfm_as_of=first_as_of.isoformat(sep=" "), **dbt_vars)
@@ -256,6 +339,32 @@ def test_incremental_run_equals_full_refresh(engine_warehouse: Warehouse,
 
     build(warehouse, "--full-refresh", rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
     assert marts(warehouse) == incremental, "incremental result differs from --full-refresh"
+    if methods:
+        as_of = {"rfm_as_of": AS_OF.isoformat(sep=" ")}
+        assert_method_change_and_broken_bins_fail(warehouse, {**dbt_vars, **as_of})
+
+
+def assert_method_change_and_broken_bins_fail(warehouse: Warehouse,
+                                              dbt_vars: dict[str, Any]) -> None:
+    """An incremental run with another scoring method fails naming the var, the stored method
+    and the run's; the history is untouched. A gap in the seed's bins fails their test."""
+    before = history(warehouse)
+    changed = {**dbt_vars, "rfm_frequency_score_method": "percent_rank"}
+    result = warehouse.dbt("run", "--select", "rfm_segments_history", vars=changed)
+    assert result.returncode != 0
+    assert (
+        "was scored with rfm_frequency_score_method=thresholds (this run: percent_rank)"
+        in result.output and "rebuild it with --full-refresh" in result.output
+    ), result.output[-3000:]
+    assert history(warehouse) == before
+
+    if warehouse.engine == "spark":
+        return  # the tests read Spark's parquet tables through views: no delete there
+    warehouse.execute(
+        f"delete from {SCHEMA}.rfm_score_thresholds where metric = 'frequency' and score = 4")
+    result = warehouse.dbt("test", "--select", "assert_score_thresholds_cover_every_value",
+                           vars=dbt_vars)
+    assert result.returncode != 0 and "Got 2 results" in result.output, result.output[-3000:]
 
 
 def raw_fingerprint(warehouse: Warehouse) -> list[dict]:
@@ -304,9 +413,12 @@ def test_scheduler_build_with_only_pg_variables(warehouse: Warehouse) -> None:
         ({"rfm_as_of": "yesterday"}, "Invalid var rfm_as_of=yesterday: expected a UTC timestamp"),
         ({"rfm_as_of": "2024-02-30"}, "Invalid var rfm_as_of=2024-02-30: not a real date"),
         ({"rfm_as_of": "2024-01-01' or 1=1 --"}, "Invalid var rfm_as_of=2024-01-01' or 1=1 --"),
+        ({"rfm_frequency_score_method": "ntile"},
+         "Invalid var rfm_frequency_score_method=ntile: allowed values are 'percent_rank',"
+         " 'thresholds' and 'mid_rank'"),
     ],
     ids=["grain-day", "window-0", "window-neg", "lookback-text", "as_of-word", "as_of-feb30",
-         "as_of-injection"],
+         "as_of-injection", "score-method"],
 )
 def test_wrong_vars_fail_at_compile_time_naming_the_var(
     warehouse: Warehouse, dbt_vars: dict[str, Any], message: str

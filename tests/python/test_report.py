@@ -46,6 +46,7 @@ def numbers_from_json(payload: dict[str, Any]) -> dict[str, Any]:
         "grid": {(r["recency_score"], r["frequency_score"]): r["users"] for r in payload["grid"]},
         "segment_map": {(r["recency_score"], r["frequency_score"]): r["segment"]
                         for r in payload["grid"]},
+        "scores": {(r["metric"], r["score"]): r["users"] for r in payload["scores"]},
     }
 
 
@@ -84,6 +85,14 @@ def marts_numbers(warehouse: Warehouse) -> dict[str, Any]:
         (r["recency_score"], r["frequency_score"]): r["rfm_segment"]
         for r in warehouse.query(f"select * from {SCHEMA}.rfm_segment_map")
     }
+    scores = {
+        (metric, r["score"]): r["users"]
+        for metric in ("recency", "frequency", "monetary")
+        for r in warehouse.query(
+            f"select {metric}_score as score, count(*) as users"
+            f" from {SCHEMA}.rfm_segments_current group by 1"
+        )
+    }
     history_periods = [
         r["snapshot_period"]
         for r in warehouse.query(
@@ -93,7 +102,7 @@ def marts_numbers(warehouse: Warehouse) -> dict[str, Any]:
     return {
         "current": current, "mix": mix, "transitions_period": latest_transitions,
         "transitions": transitions, "grid": grid, "segment_map": segment_map,
-        "history_periods": history_periods,
+        "history_periods": history_periods, "scores": scores,
     }
 
 
@@ -145,7 +154,7 @@ def test_report_shows_exactly_the_marts(built: Warehouse, tmp_path: Path,
         "latest_period": data.latest_period, "snapshot_at": data.snapshot_at,
         "is_period_closed": data.is_period_closed, "transitions_period": data.transitions_period,
         "mix": data.mix, "transitions": data.transitions, "grid": data.grid,
-        "segment_map": data.segment_map,
+        "segment_map": data.segment_map, "scores": data.scores,
     }
 
     # The point: the numbers plotted are the marts'.
@@ -174,6 +183,14 @@ def test_report_shows_exactly_the_marts(built: Warehouse, tmp_path: Path,
         per_segment[data.segment_map[cell]] += users
     latest_mix = {s: n for (p, s), n in data.mix.items() if p == data.latest_period}
     assert {s: n for s, n in per_segment.items() if n} == latest_mix
+
+    # The score distribution: every metric x score 1-5, the empty ones as 0, and in the page.
+    assert set(data.scores) == {(m, s) for m in ("recency", "frequency", "monetary")
+                                for s in range(1, 6)}
+    assert {k: n for k, n in data.scores.items() if n} == marts["scores"]
+    for metric in ("recency", "frequency", "monetary"):
+        assert sum(n for (m, _), n in data.scores.items() if m == metric) == current["users"]
+    assert f"Score distribution ({data.latest_period.isoformat()})" in page
 
     # The CLI verb builds the same report (resolving the connection from PG*).
     for key, value in built.connection.env.items():
