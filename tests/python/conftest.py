@@ -292,6 +292,8 @@ def _postgres_database(server: database.Connection,
 
 
 ENGINE_PARAMS = [pytest.param(name, marks=getattr(pytest.mark, name)) for name in TEST_ENGINES]
+# For a test whose SQL paths another test compares on Spark (it says which)
+ENGINE_PARAMS_BUT_SPARK = [param for param in ENGINE_PARAMS if param.values[0] != "spark"]
 
 
 def engine_cases(cases: dict[str, Any], *, on_spark: Collection[str]) -> list[Any]:

@@ -16,7 +16,15 @@ from rfm_segmentation import demo as demo_data
 
 import reference
 import reference_scores
-from conftest import SCHEMA, DbtResult, PaymentRow, SharedBuilds, Warehouse, engine_cases
+from conftest import (
+    ENGINE_PARAMS_BUT_SPARK,
+    SCHEMA,
+    DbtResult,
+    PaymentRow,
+    SharedBuilds,
+    Warehouse,
+    engine_cases,
+)
 
 AS_OF = datetime(2024, 7, 10, 12, 0, 0)
 SPEC = demo_data.DemoSpec(n_users=300, start=date(2023, 10, 1), as_of=AS_OF, seed=7)
@@ -199,15 +207,15 @@ def one_time_buyer_payments(n_users: int = 240, seed: int = 22) -> list[PaymentR
     return rows
 
 
+# Not on Spark: it scores through the same macro, compared with the reference there by
+# test_incremental_run_equals_full_refresh[spark-week-window3-methods]
+@pytest.mark.parametrize("engine", ENGINE_PARAMS_BUT_SPARK)
 def test_thresholds_populate_every_segment_the_data_supports(
     engine: str, shared_builds: SharedBuilds
 ) -> None:
     """On data with many one-time buyers, scored by the seed's bins (recency, frequency) and
     mid_rank (monetary): the history, current segments and marts equal the reference, and the
     latest period holds every segment of the matrix, where percent_rank leaves some empty."""
-    if engine == "spark":
-        pytest.skip("Spark scores through the same macro, checked by the incremental scenario"
-                    " with scoring methods: no further Spark build (minutes each)")
     rows = one_time_buyer_payments()
     dbt_vars = {"rfm_as_of": AS_OF.isoformat(sep=" "),
                 **{f"rfm_{m}_score_method": method for m, method in MIXED_METHODS.items()}}
