@@ -275,20 +275,12 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _commit(run: Mapping[str, Any]) -> str:
-    state = run.get("git") or {}
-    commit = state.get("commit") or "?"
-    return f"`{commit}`" + (" + local changes" if state.get("dbt_project_uncommitted_changes")
-                            else "")
-
-
 def _run_tables(runs: Sequence[Mapping[str, Any]], headings: bool = True) -> list[str]:
     header = ["", *(run_label(r) for r in runs)]
     lines: list[str] = []
     if headings:
         lines += ["## Times", ""]
     lines += _table(header, [
-        ["commit measured", *(_commit(r) for r in runs)],
         ["machine load (1-min load average at start / end)",
          *(f"{r['load_average_1min']['start']:.1f} / {r['load_average_1min']['end']:.1f}"
            if "load_average_1min" in r else "–" for r in runs)],
