@@ -4,15 +4,7 @@
 with
 
 scores as (
-    select 1 as score
-    union all
-    select 2
-    union all
-    select 3
-    union all
-    select 4
-    union all
-    select 5
+    {{ rfm_score_values() }}
 ),
 
 expected_pairs as (

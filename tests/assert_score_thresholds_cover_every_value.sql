@@ -11,15 +11,7 @@ bins as (
 ),
 
 scores as (
-    select 1 as score
-    union all
-    select 2
-    union all
-    select 3
-    union all
-    select 4
-    union all
-    select 5
+    {{ rfm_score_values() }}
 ),
 
 metrics as (

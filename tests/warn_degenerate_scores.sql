@@ -30,15 +30,7 @@ period_users as (
 ),
 
 scores as (
-    select 1 as score
-    union all
-    select 2
-    union all
-    select 3
-    union all
-    select 4
-    union all
-    select 5
+    {{ rfm_score_values() }}
 ),
 
 metrics as (
@@ -49,29 +41,19 @@ metrics as (
     select 'monetary'
 ),
 
+-- one pass over the history: each row once per metric
 users_per_score as (
     select
-        snapshot_period,
-        'recency' as metric,
-        recency_score as score,
+        history.snapshot_period,
+        metrics.metric,
+        case metrics.metric
+            when 'recency' then history.recency_score
+            when 'frequency' then history.frequency_score
+            when 'monetary' then history.monetary_score
+        end as score,
         count(*) as users
     from history
-    group by 1, 2, 3
-    union all
-    select
-        snapshot_period,
-        'frequency' as metric,
-        frequency_score as score,
-        count(*) as users
-    from history
-    group by 1, 2, 3
-    union all
-    select
-        snapshot_period,
-        'monetary' as metric,
-        monetary_score as score,
-        count(*) as users
-    from history
+    cross join metrics
     group by 1, 2, 3
 ),
 
