@@ -28,9 +28,9 @@ def demo_spec(args: argparse.Namespace) -> demo.DemoSpec:
 def load_demo(where: warehouses.Warehouse | postgres.Connection,
               spec: demo.DemoSpec) -> dict[str, int]:
     """Generate the demo of ``spec`` and load it into the raw schema (RAW_SCHEMA, default raw):
-    the payments and the calendar on every engine; on PostgreSQL also the optional sources
-    (dim_users, fact_balances, the groups' ground truth), which the other engines build
-    without."""
+    the payments, the calendar and the optional event sources (fact_events, identifies) on
+    every engine; on PostgreSQL also the optional sources dim_users, fact_balances and the
+    groups' ground truth, which the other engines build without."""
     warehouse = warehouses.as_warehouse(where)
     schema = os.environ.get("RAW_SCHEMA", "raw")
     counts = warehouse.load_raw(
@@ -38,6 +38,8 @@ def load_demo(where: warehouses.Warehouse | postgres.Connection,
         demo.generate_calendar(spec.start, spec.as_of.date()),
         schema=schema,
     )
+    events = demo.generate_events(spec)
+    counts.update(warehouse.load_events(events.events, events.identifies, schema=schema))
     if isinstance(warehouse, warehouses.PostgresWarehouse):
         groups = demo.generate_user_groups(spec) if spec.behaviour_groups else None
         counts.update(warehouse.load_enrichment(
@@ -80,7 +82,9 @@ def cmd_demo(args: argparse.Namespace, console: Console, root: Path) -> int:
     counts = load_demo(warehouse, spec)
     console.print(
         f"raw.fact_payments: {counts['fact_payments']:,} rows, "
-        f"raw.dim_calendar: {counts['dim_calendar']:,} rows "
+        f"raw.dim_calendar: {counts['dim_calendar']:,} rows, "
+        f"raw.fact_events: {counts['fact_events']:,} rows, "
+        f"raw.identifies: {counts['identifies']:,} rows "
         f"({time.perf_counter() - started:.1f}s)"
     )
     # The raw tables were just replaced wholesale: rebuild the history from scratch.

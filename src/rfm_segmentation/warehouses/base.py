@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rfm_segmentation.raw import CalendarRow, PaymentRow
+from rfm_segmentation.raw import CalendarRow, EventRow, IdentifyRow, PaymentRow
 
 
 class Warehouse(ABC):
@@ -56,3 +56,9 @@ class Warehouse(ABC):
     @abstractmethod
     def append_payments(self, payments: Iterable[PaymentRow], schema: str = "raw") -> int:
         """Append rows to ``<schema>.fact_payments`` (a new period arriving)."""
+
+    @abstractmethod
+    def load_events(self, events: Iterable[EventRow], identifies: Iterable[IdentifyRow],
+                    schema: str = "raw", append: bool = False) -> dict[str, int]:
+        """Replace (or, with ``append``, add to) the optional sources ``<schema>.fact_events``
+        and ``<schema>.identifies``; return the row counts written."""

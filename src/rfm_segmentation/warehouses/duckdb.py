@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
-from rfm_segmentation.raw import CalendarRow, PaymentRow
+from rfm_segmentation.raw import CalendarRow, EventRow, IdentifyRow, PaymentRow
 from rfm_segmentation.warehouses.base import Warehouse
 
 # The raw amount type the demo loader writes on engines without an unconstrained numeric.
@@ -36,6 +37,23 @@ _PAYMENT_SELECT: Final = (
     "cast(payment_id as varchar), cast(user_id as varchar), cast(payment_date as timestamp),"
     f" cast(payment_amount as {RAW_MONEY_TYPE})"
 )
+
+
+# the optional event sources: (column, type) in the order of raw.EventRow / raw.IdentifyRow
+EVENT_TABLES: Final = {
+    "fact_events": (("event_id", "varchar"), ("occurred_at", "timestamp"),
+                    ("event_name", "varchar"), ("user_id", "varchar"),
+                    ("anonymous_id", "varchar"), ("email", "varchar"),
+                    ("revenue", RAW_MONEY_TYPE), ("product_id", "varchar")),
+    "identifies": (("occurred_at", "timestamp"), ("user_id", "varchar"),
+                   ("anonymous_id", "varchar"), ("email", "varchar")),
+}
+
+
+def _as_text(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    # Decimal -> text, cast by the database (as _amount_text)
+    for row in rows:
+        yield tuple(str(v) if isinstance(v, Decimal) else v for v in row)
 
 
 def _amount_text(rows: Iterable[PaymentRow]) -> Iterator[tuple[Any, ...]]:
@@ -104,6 +122,24 @@ class DuckDBWarehouse(Warehouse):
                                       "cast(date_day as date), cast(date_month as date)")
             conn.execute("commit")
         return {"fact_payments": n_payments, "dim_calendar": n_calendar}
+
+    def load_events(self, events: Iterable[EventRow], identifies: Iterable[IdentifyRow],
+                    schema: str = "raw", append: bool = False) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with self.cursor() as conn:
+            conn.execute("begin")
+            conn.execute(f"create schema if not exists {self.quote(schema)}")
+            for name, rows in (("fact_events", events), ("identifies", identifies)):
+                columns = EVENT_TABLES[name]
+                table = self.quote(schema, name)
+                create = "create table if not exists" if append else "create or replace table"
+                conn.execute(f"{create} {table} ("
+                             + ", ".join(f"{c} {t}" for c, t in columns) + ")")
+                counts[name] = self._insert(
+                    conn, table, _as_text(rows), [c for c, _ in columns],
+                    ", ".join(f"cast({c} as {t})" for c, t in columns))
+            conn.execute("commit")
+        return counts
 
     def append_payments(self, payments: Iterable[PaymentRow],
                         schema: str = "raw") -> int:

@@ -23,7 +23,14 @@ from psycopg2.extensions import connection as PgConnection
 from psycopg2.extensions import cursor as PgCursor
 from psycopg2.extensions import encodings
 
-from rfm_segmentation.raw import BalanceRow, CalendarRow, PaymentRow, UserRow
+from rfm_segmentation.raw import (
+    BalanceRow,
+    CalendarRow,
+    EventRow,
+    IdentifyRow,
+    PaymentRow,
+    UserRow,
+)
 from rfm_segmentation.warehouses.base import Warehouse
 
 if TYPE_CHECKING:
@@ -437,6 +444,53 @@ def load_enrichment(
     return counts
 
 
+EVENT_TABLES: Final = {
+    "fact_events": ("event_id text, occurred_at timestamp, event_name text, user_id text, "
+                    "anonymous_id text, email text, revenue numeric, product_id text"),
+    "identifies": "occurred_at timestamp, user_id text, anonymous_id text, email text",
+}
+
+
+def _copy_value(value: object) -> str:
+    if value is None:
+        return _COPY_NULL
+    if isinstance(value, datetime):
+        return _copy_timestamp(value)
+    return _copy_text(str(value))
+
+
+def load_events(
+    conn: PgConnection,
+    events: Iterable[EventRow],
+    identifies: Iterable[IdentifyRow],
+    schema: str = "raw",
+    append: bool = False,
+) -> dict[str, int]:
+    """Replace (or, with ``append``, add to) the optional sources ``<schema>.fact_events`` and
+    ``<schema>.identifies`` (EVENT_TABLES); commit; return the row counts written. Like
+    ``load_raw``, a replaced table is dropped with CASCADE."""
+    counts: dict[str, int] = {}
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            for name, rows in (("fact_events", events), ("identifies", identifies)):
+                columns = EVENT_TABLES[name]
+                table = sql.Identifier(schema, name)
+                if not append:
+                    cur.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table))
+                cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (" + columns + ")"
+                                    ).format(table))
+                names = [c.split()[0] for c in columns.split(", ")]
+                lines = ("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+                counts[name] = _copy_in(cur, table, names, lines, conn)
+                cur.execute(sql.SQL("ANALYZE {}").format(table))
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return counts
+
+
 class PostgresWarehouse(Warehouse):
     engine = "postgres"
     settings = LIBPQ_VARIABLES
@@ -481,5 +535,13 @@ class PostgresWarehouse(Warehouse):
         conn = self.connection.connect()
         try:
             return load_enrichment(conn, users, balances, groups, schema)
+        finally:
+            conn.close()
+
+    def load_events(self, events: Iterable[EventRow], identifies: Iterable[IdentifyRow],
+                    schema: str = "raw", append: bool = False) -> dict[str, int]:
+        conn = self.connection.connect()
+        try:
+            return load_events(conn, events, identifies, schema, append)
         finally:
             conn.close()

@@ -21,11 +21,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from rfm_segmentation.raw import CalendarRow, PaymentRow
+from rfm_segmentation.raw import CalendarRow, EventRow, IdentifyRow, PaymentRow
 from rfm_segmentation.warehouses.base import Warehouse
 from rfm_segmentation.warehouses.duckdb import DuckDBWarehouse
 
-RAW_TABLES: Final = ("fact_payments", "dim_calendar")
+RAW_TABLES: Final = ("fact_payments", "dim_calendar", "fact_events", "identifies")
 
 
 def spark_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
@@ -113,6 +113,14 @@ class SparkWarehouse(Warehouse):
         self._export(staging, schema, ("fact_payments",))
         self._register(schema)
         return count
+
+    def load_events(self, events: Iterable[EventRow], identifies: Iterable[IdentifyRow],
+                    schema: str = "raw", append: bool = False) -> dict[str, int]:
+        staging = DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+        counts = staging.load_events(events, identifies, schema, append)
+        self._export(staging, schema, ("fact_events", "identifies"))
+        self._register(schema)
+        return counts
 
     def _export(self, staging: DuckDBWarehouse, schema: str,
                 tables: Iterable[str]) -> None:

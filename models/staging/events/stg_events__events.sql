@@ -1,0 +1,141 @@
+{#-
+    Every raw event row, identifiers normalised (rfm_identifier_normalised; placeholders of the
+    seed identity_placeholders dropped), with the first rejection reason that applies (null
+    when the row is clean; docs/identity.md):
+    missing_event_id, missing_occurred_at, unknown_event_name (seed identity_event_names),
+    missing_identifier (no user_id, anonymous_id or e-mail left), after_as_of (rfm_as_of), and
+    duplicate_event_id: among the rows that passed the others and share an event_id, the
+    earliest is kept (then the smallest user_id, anonymous_id, e-mail in byte order).
+    Optional source: no rows when raw.fact_events does not exist. Stored: the duplicate rule
+    sorts the events, and the identity graph and events_rejected both read the result.
+-#}
+{{ config(materialized='table', post_hook=[rfm_analyze()]) }}
+{{- rfm_check_raw_schema() }}
+{%- set has_events = rfm_relation_exists(source('events', 'fact_events')) %}
+
+with
+
+event_names as (
+    select event_name from {{ ref('identity_event_names') }}
+),
+
+placeholders as (
+    -- dbt reads the word null of a CSV as an empty value: that row stands for the word
+    select coalesce(identifier_value, 'null') as identifier_value
+    from {{ ref('identity_placeholders') }}
+),
+
+{% if has_events -%}
+source_events as (
+    select * from {{ source('events', 'fact_events') }}
+),
+
+renamed as (
+    select
+        trim(event_id) as event_id,
+        cast(occurred_at as {{ dbt.type_timestamp() }}) as occurred_at,
+        trim(event_name) as event_name,
+        {{ rfm_identifier_normalised('user_id', 'user_id') }} as user_id,
+        {{ rfm_identifier_normalised('anonymous_id', 'anonymous_id') }} as anonymous_id,
+        {{ rfm_identifier_normalised('email', 'email') }} as email,
+        cast(revenue as {{ rfm_type('money') }}) as revenue,
+        trim(product_id) as product_id
+    from source_events
+),
+
+{%- else -%}
+renamed as (
+    select
+        cast(null as {{ rfm_type('text') }}) as event_id,
+        cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
+        cast(null as {{ rfm_type('text') }}) as event_name,
+        cast(null as {{ rfm_type('text') }}) as user_id,
+        cast(null as {{ rfm_type('text') }}) as anonymous_id,
+        cast(null as {{ rfm_type('text') }}) as email,
+        cast(null as {{ rfm_type('money') }}) as revenue,
+        cast(null as {{ rfm_type('text') }}) as product_id
+    where 1 = 0
+),
+{%- endif %}
+
+without_placeholders as (
+    select
+        renamed.event_id,
+        renamed.occurred_at,
+        renamed.event_name,
+        case when user_placeholders.identifier_value is null then renamed.user_id end as user_id,
+        case
+            when anonymous_placeholders.identifier_value is null then renamed.anonymous_id
+        end as anonymous_id,
+        case when email_placeholders.identifier_value is null then renamed.email end as email,
+        renamed.revenue,
+        renamed.product_id,
+        event_names.event_name is not null as is_known_event_name
+    from renamed
+    left join placeholders as user_placeholders
+        on lower(renamed.user_id) = user_placeholders.identifier_value
+    left join placeholders as anonymous_placeholders
+        on lower(renamed.anonymous_id) = anonymous_placeholders.identifier_value
+    left join placeholders as email_placeholders
+        on renamed.email = email_placeholders.identifier_value
+    left join event_names
+        on renamed.event_name = event_names.event_name
+),
+
+row_checks as (
+    select
+        event_id,
+        occurred_at,
+        event_name,
+        user_id,
+        anonymous_id,
+        email,
+        revenue,
+        product_id,
+        case
+            when event_id is null or event_id = '' then 'missing_event_id'
+            when occurred_at is null then 'missing_occurred_at'
+            when not is_known_event_name then 'unknown_event_name'
+            when
+                user_id is null and anonymous_id is null and email is null
+                then 'missing_identifier'
+            when occurred_at >= {{ rfm_as_of() }} then 'after_as_of'
+        end as row_rejection_reason
+    from without_placeholders
+),
+
+ranked_within_event_id as (
+    select
+        *,
+        case
+            when row_rejection_reason is null
+                then row_number() over (
+                        partition by {{ rfm_text_in_byte_order("event_id") }}, row_rejection_reason
+                        order by
+                            occurred_at,
+                            {{ rfm_text_in_byte_order("coalesce(user_id, '')") }},
+                            {{ rfm_text_in_byte_order("coalesce(anonymous_id, '')") }},
+                            {{ rfm_text_in_byte_order("coalesce(email, '')") }}
+                    )
+        end as copy_rank
+    from row_checks
+),
+
+screened as (
+    select
+        event_id,
+        occurred_at,
+        event_name,
+        user_id,
+        anonymous_id,
+        email,
+        revenue,
+        product_id,
+        coalesce(
+            row_rejection_reason,
+            case when copy_rank > 1 then 'duplicate_event_id' end
+        ) as rejection_reason
+    from ranked_within_event_id
+)
+
+select * from screened
