@@ -10,6 +10,7 @@ not merge, or must merge:
 
 * a few users open a second account with the e-mail of their first (two user_ids, one person);
 * a family e-mail shared by ``FAMILY_SIZE`` users (more than the default limit of 5);
+* a few laptops that a second user logs in on (an anonymous_id of two people);
 * a shop's kiosk device (``KIOSK_ANONYMOUS_ID``) that hundreds of users log in on, and where a
   few guests check out by e-mail;
 * bot traffic with no usable identifier (null, blank or a placeholder such as ``undefined``),
@@ -57,6 +58,7 @@ _KIOSK_SHARE: Final = 0.15  # of the users log in once on the kiosk
 _KIOSK_GUESTS: Final = 10  # guest checkouts (e-mail only) on the kiosk
 _GUEST_FIRST_SHARE: Final = 0.3
 _SECOND_ACCOUNT_SHARE: Final = 0.03
+_SHARED_DEVICES: Final = 4  # a user logs in on another's laptop: an ambiguous anonymous_id
 _PLACEHOLDER_EMAILS: Final = 5  # identifies rows whose e-mail is test@example.com
 BOT_EVENTS: Final = 40
 """Page views with no usable identifier: rejected as ``missing_identifier``."""
@@ -90,7 +92,7 @@ class _Person:
     email: str
     devices: list[str]
     guest_first: bool
-    paid: bool = False
+    signup: datetime | None = None  # the account's creation (after the first, guest, order)
 
 
 @dataclass
@@ -161,6 +163,7 @@ def _first_payment(b: _Builder, person: _Person, at: datetime, amount: Decimal,
         b.event(at, "order_completed", None, where, b.as_received(person.email), amount,
                 b.product())
         signup = at + b.minutes(24 * 60, 30 * 24 * 60)
+        person.signup = signup
     else:
         signup = at - b.minutes(1, 30)
         b.event(at, "order_completed", person.user_id, device, None, amount, b.product())
@@ -184,6 +187,13 @@ def _specials(b: _Builder, people: list[_Person], first_paid: dict[str, datetime
         person = paid[int(i)]
         b.event(first_paid[person.user_id] + b.minutes(60, 60 * 24 * 60), "logged_in",
                 person.user_id, KIOSK_ANONYMOUS_ID, None)
+    rest = picks[FAMILY_SIZE + n_kiosk:]
+    for owner, guest in zip(rest[:_SHARED_DEVICES], rest[_SHARED_DEVICES:2 * _SHARED_DEVICES],
+                            strict=True):
+        borrowed = paid[int(owner)].devices[0]
+        at = max(first_paid[paid[int(owner)].user_id], first_paid[paid[int(guest)].user_id])
+        b.event(at + b.minutes(60, 24 * 60), "logged_in", paid[int(guest)].user_id, borrowed,
+                None)
     for i in picks[-_PLACEHOLDER_EMAILS:]:
         person = paid[int(i)]
         b.identify(first_paid[person.user_id] + b.minutes(1, 60), person.user_id,
@@ -237,6 +247,9 @@ def generate_events(spec: DemoSpec) -> DemoEvents:
             kiosk_guest = person.guest_first and kiosk_guests < _KIOSK_GUESTS
             kiosk_guests += int(kiosk_guest)
             _first_payment(builder, person, at, amount, kiosk_guest)
+        elif person.signup is not None and at < person.signup:  # a guest again
+            builder.event(at, "order_completed", None, person.devices[0],
+                          builder.as_received(person.email), amount, builder.product())
         else:
             device = person.devices[int(rng.integers(0, len(person.devices)))]
             builder.event(at, "order_completed", user_id, device, None, amount,

@@ -1,0 +1,10 @@
+{#- Post-hook of int_identity_components (and the start of its propagation): drops the
+    working tables of the label propagation. -#}
+{% macro rfm_identity_drop_work_tables() -%}
+    {%- if execute -%}
+        {%- for suffix in ['edges', 'labels', 'labels_next'] -%}
+            {%- do adapter.drop_relation(rfm_identity_work_relation(suffix)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return('') -}}
+{%- endmacro %}
