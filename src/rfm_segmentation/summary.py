@@ -34,6 +34,21 @@ class Summary:
     history_rows: int
     segments: list[SegmentCount]
     rejected: list[tuple[str, int]]
+    identity: Identity | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The identity graph of the optional event sources (customer_profiles, identity_map)."""
+
+    profiles: int
+    with_user_ids: int  # profiles with at least one user_id
+    merged_accounts: int  # profiles with two user_ids or more
+    merged_identifiers: int  # profiles with two identifiers or more
+    unassigned: list[tuple[str, int]]  # (identity_status, identifiers) without a profile
+    rejected_events: list[tuple[str, int]]
+    example: list[tuple[str, str]]  # (type, value) of the profile with the most user_ids
+    example_profile: str | None
 
 
 def fetch(where: warehouses.Warehouse | postgres.Connection, schema: str) -> Summary:
@@ -63,7 +78,63 @@ def fetch(where: warehouses.Warehouse | postgres.Connection, schema: str) -> Sum
             f"select rejection_reason, count(*) from {rejected} group by 1 order by 2 desc, 1"
         )
         reasons = list(cur.fetchall())
-    return Summary(period, snapshot_at, closed, periods, rows, segments, reasons)
+    return Summary(period, snapshot_at, closed, periods, rows, segments, reasons,
+                   _fetch_identity(warehouse, schema))
+
+
+def _fetch_identity(warehouse: warehouses.Warehouse, schema: str) -> Identity | None:
+    """None when the graph is not built or empty (no event sources)."""
+    profiles = warehouse.quote(schema, "customer_profiles")
+    identity_map = warehouse.quote(schema, "identity_map")
+    rejected = warehouse.quote(schema, "events_rejected")
+    with warehouse.cursor() as cur:
+        try:
+            cur.execute(
+                "select count(*), count(case when user_ids >= 1 then 1 end),"
+                " count(case when user_ids >= 2 then 1 end),"
+                f" count(case when identifiers >= 2 then 1 end) from {profiles}"
+            )
+        except Exception:  # built before the identity graph existed
+            return None
+        total, with_user_ids, accounts, identifiers = cur.fetchone()
+        if not total:
+            return None
+        cur.execute(f"select identity_status, count(*) from {identity_map}"
+                    " where profile_id is null group by 1 order by 1")
+        unassigned = list(cur.fetchall())
+        cur.execute(f"select rejection_reason, count(*) from {rejected}"
+                    " group by 1 order by 2 desc, 1")
+        rejected_events = list(cur.fetchall())
+        cur.execute(f"select profile_id from {profiles}"
+                    " order by user_ids desc, identifiers desc, profile_id limit 1")
+        (example_profile,) = cur.fetchone()
+        cur.execute(f"select identifier_type, identifier_value from {identity_map}"
+                    f" where profile_id = '{example_profile.replace(chr(39), chr(39) * 2)}'"
+                    " order by identifier_type desc, identifier_value")
+        example = list(cur.fetchall())
+    return Identity(total, with_user_ids, accounts, identifiers, unassigned, rejected_events,
+                    example, example_profile)
+
+
+def _render_identity(identity: Identity) -> Table:
+    table = Table(
+        title="Identity graph (customer_profiles, identity_map)",
+        caption=f"example: {identity.example_profile} = "
+        + ", ".join(f"{kind} {value}" for kind, value in identity.example),
+    )
+    table.add_column("profiles")
+    table.add_column("count", justify="right")
+    rows = [
+        ("all profiles", identity.profiles),
+        ("with a user_id", identity.with_user_ids),
+        ("merged from 2+ identifiers", identity.merged_identifiers),
+        ("merged from 2+ user_ids (accounts)", identity.merged_accounts),
+        *((f"identifiers in no profile: {status}", n) for status, n in identity.unassigned),
+        *((f"rejected events: {reason}", n) for reason, n in identity.rejected_events),
+    ]
+    for name, count in rows:
+        table.add_row(name, f"{count:,}")
+    return table
 
 
 def render(result: Summary) -> Group:
@@ -99,7 +170,9 @@ def render(result: Summary) -> Group:
         rejected.add_row(reason, f"{count:,}")
     if not result.rejected:
         rejected.add_row("(none)", "0")
-    return Group(segments, rejected)
+    if result.identity is None:
+        return Group(segments, rejected)
+    return Group(segments, rejected, _render_identity(result.identity))
 
 
 def cmd_summary(args: argparse.Namespace, console: Console, root: Path) -> int:
