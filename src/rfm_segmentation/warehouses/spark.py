@@ -25,6 +25,7 @@ from rfm_segmentation.raw import CalendarRow, EventRow, IdentifyRow, PaymentRow
 from rfm_segmentation.warehouses.base import Warehouse
 from rfm_segmentation.warehouses.duckdb import DuckDBWarehouse
 
+# the raw tables registered when their parquet file exists (the event sources are optional)
 RAW_TABLES: Final = ("fact_payments", "dim_calendar", "fact_events", "identifies")
 
 
@@ -102,7 +103,7 @@ class SparkWarehouse(Warehouse):
                  calendar: Iterable[CalendarRow], schema: str = "raw") -> dict[str, int]:
         staging = DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
         counts = staging.load_raw(payments, calendar, schema)
-        self._export(staging, schema, RAW_TABLES)
+        self._export(staging, schema, ("fact_payments", "dim_calendar"))
         self._register(schema)
         return counts
 
