@@ -20,9 +20,10 @@ event_names as (
 ),
 
 placeholders as (
-    -- dbt reads the word null of a CSV as an empty value: that row stands for the word
-    select coalesce(identifier_value, 'null') as identifier_value
-    from {{ ref('identity_placeholders') }}
+    select identifier_value from {{ ref('identity_placeholders') }}
+    union all
+    -- always a placeholder; not in the seed, as dbt reads the word null of a CSV as no value
+    select 'null' as identifier_value
 ),
 
 {% if has_events -%}
