@@ -1,0 +1,39 @@
+{#-
+    The computed traits of the seed computed_traits, one row per profile of customer_profiles,
+    at the current snapshot: the events and payments before rfm_as_of, the windows ending at it
+    (docs/identity.md, "Computed traits"). The SQL is generated from the seed at compile time
+    (macros/traits/): one column per trait, in the order of the trait names.
+-#}
+-- depends_on: {{ ref('computed_traits') }}, {{ ref('identity_event_names') }}
+{%- set traits = rfm_computed_traits() %}
+
+with
+
+profiles as (
+    select profile_id from {{ ref('customer_profiles') }}
+),
+
+profile_events as (
+    select * from {{ ref('int_profile_events') }}
+),
+
+profile_payments as (
+    select * from {{ ref('int_profile_payments') }}
+),
+
+subjects as (
+    select
+        profile_id,
+        profile_id as profile_key,
+        {{ rfm_as_of() }} as cut_at
+    from profiles
+),
+
+{{ rfm_trait_ctes(traits, ['profile_key']) }}
+
+select
+    profile_id
+    {%- for trait in traits -%},
+    {{ trait.trait_name }}
+    {%- endfor %}
+from traits
