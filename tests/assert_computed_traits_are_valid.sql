@@ -1,8 +1,11 @@
 {#-
     Every definition of the seed computed_traits is one the trait models can compute
     (docs/identity.md, "Computed traits"); each failing row names the trait and its problem.
-    The same rules fail the compilation of profile_traits (macro rfm_computed_trait_problem).
+    The same rules, in Jinja, fail the compilation of this test and of the trait models with a
+    message naming the trait (macro rfm_computed_trait_problem); the query below says it for
+    the rows of a seed table changed behind dbt's back.
 -#}
+{%- do rfm_computed_traits() %}
 
 with
 
