@@ -1,12 +1,23 @@
 {#- The computed traits of the seed computed_traits (docs/identity.md, "Computed traits"), read
     at compile time and checked: a bad definition fails the compilation naming the trait. A list
     of dicts (trait_name, trait_kind, event_name, property, window_days, includes_payments,
-    data_type) in the seed's order; empty while dbt parses. -#}
+    data_type) in the order of the trait names; empty while dbt parses, and on a compile
+    before the seed is loaded. -#}
 {% macro rfm_computed_traits() -%}
     {%- if not execute -%}
         {{- return([]) -}}
     {%- endif -%}
     {%- set seed = ref('computed_traits') -%}
+    {%- if load_relation(seed) is none -%}
+        {#- not seeded yet: a compile (or lint) of a fresh warehouse renders no trait; a run
+            would build the wrong columns -#}
+        {%- if flags.WHICH in ('run', 'build') -%}
+            {{ exceptions.raise_compiler_error(
+                "The seed computed_traits is not in the warehouse: run `dbt seed` first"
+            ) }}
+        {%- endif -%}
+        {{- return([]) -}}
+    {%- endif -%}
     {%- set rows = run_query(
         'select trait_name, trait_kind, event_name, property, window_days, includes_payments'
         ~ ' from ' ~ seed ~ ' order by trait_name'

@@ -1,5 +1,6 @@
 {#- SQL: the CTEs that compute every computed trait (rfm_computed_traits) per row of `subjects`,
-    ending with the CTE `traits` (docs/identity.md, "Computed traits").
+    ending with the CTE `traits`: the grain columns, profile_id, snapshot_at (= cut_at) and one
+    column per trait (docs/identity.md, "Computed traits").
 
     `subjects` is a CTE with the `grain` columns, `profile_id` (null: no profile, every trait
     null) and `cut_at`: only the events and payments before it count, and the windows end at it.
@@ -164,8 +165,10 @@ traits as (
         {%- for column in grain %}
         {{ subjects }}.{{ column }},
         {%- endfor %}
+        {%- if 'profile_id' not in grain %}
         {{ subjects }}.profile_id,
-        {{ subjects }}.cut_at
+        {%- endif %}
+        {{ subjects }}.cut_at as snapshot_at
         {%- for trait in traits -%},
         {{ rfm_trait_final_value(trait, subjects) }} as {{ trait.trait_name }}
         {%- endfor %}

@@ -62,10 +62,11 @@ final as (
         ltv_predictions.predicted_payments,
         ltv_predictions.ltv_model,
         ltv_predictions.as_of as ltv_as_of,
-        user_profiles.profile_id
-        {%- for trait in traits -%},
-        profile_traits.{{ trait.trait_name }}
+        {%- for trait in traits %}
+        profile_traits.{{ trait.trait_name }},
         {%- endfor %}
+        -- every profile of identity_map has its row in profile_traits
+        profile_traits.profile_id
     from current_segments
     left join ltv_predictions
         on current_segments.user_id = ltv_predictions.user_id

