@@ -35,7 +35,8 @@ START = AS_OF - timedelta(days=420)
 # a snapshot of the history, for the build whose data is cut there
 CUT_PERIOD = date(2024, 1, 1)
 CUT_AT = datetime(2024, 2, 1)
-SELECT = ("--select", "+rfm_segments_current", "+rfm_user_traits", "+rfm_segment_summary",
+SELECT = ("--select", "+rfm_segments_current", "+rfm_user_features", "+rfm_user_traits",
+          "+rfm_segment_summary",
           "+rfm_segment_transitions", "+events_rejected", "+payments_rejected")
 PRODUCTS = ("sku-a", "sku-b", "sku-c", "sku-d")  # few: most-frequent ties happen
 AMOUNTS = (Decimal("5.00"), Decimal("9.90"), Decimal("19.90"))  # few: equal orders happen

@@ -12,18 +12,14 @@
 
 with
 
-features as (
+-- the grid of rfm_user_features (the history's rows), read from the history: the traits are
+-- then no descendant of int_user_features, whose scenarios build without the event sources
+history as (
     select
         snapshot_period,
-        user_id
-    from {{ ref('int_user_features') }}
-),
-
-periods as (
-    select
-        period_start,
+        user_id,
         snapshot_at
-    from {{ ref('int_rfm_periods') }}
+    from {{ ref('rfm_segments_history') }}
 ),
 
 user_profiles as (
@@ -47,13 +43,12 @@ profile_payments as (
 
 subjects as (
     select
-        features.snapshot_period,
-        features.user_id,
+        history.snapshot_period,
+        history.user_id,
         user_profiles.profile_id,
-        periods.snapshot_at as cut_at
-    from features
-    inner join periods on features.snapshot_period = periods.period_start
-    left join user_profiles on features.user_id = user_profiles.user_id
+        history.snapshot_at as cut_at
+    from history
+    left join user_profiles on history.user_id = user_profiles.user_id
 ),
 
 {{ rfm_trait_ctes(traits, ['snapshot_period', 'user_id']) }}
