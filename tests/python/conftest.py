@@ -36,6 +36,8 @@ from rfm_segmentation.raw import PaymentRow
 from rfm_segmentation.warehouses import postgres as database
 
 import dbt_fork
+import spark_server
+from spark_server import ServedSparkWarehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -45,13 +47,12 @@ TEST_ENGINES = tuple(
     e.strip() for e in os.environ.get("RFM_TEST_ENGINES", "postgres,duckdb").split(",") if e.strip()
 )
 
-# The JVMs of the Spark tests (dbt's session, the raw tables' registration) are short-lived and
-# work on small data: the C1 compiler alone and the serial collector cut their CPU time by about
-# 45% (36 -> 19.5 s for a registration, 2 cores) without changing any result. Yours wins if set.
+# The Spark server's JVM (tests/python/spark_server.py) works on small data: the C1 compiler alone
+# and the serial collector cut its CPU time without changing any result. Yours wins if set.
 os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 # Warehouse.dbt forks dbt from a server that imported it once (tests/python/dbt_fork.py)
-dbt_fork.preload(sorted({"postgres", *TEST_ENGINES}))
+dbt_fork.preload(sorted({"postgres", *TEST_ENGINES} - {"spark"}))  # Spark: spark_server
 
 ENGINE_TIERS = ("postgres", "duckdb", "spark")
 TIERS = ("fast", *ENGINE_TIERS)
@@ -211,8 +212,6 @@ class Warehouse:
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", str(self.workdir)),
             **self.backend.dbt_env(),
-            **({"JAVA_TOOL_OPTIONS": os.environ["JAVA_TOOL_OPTIONS"]}
-               if self.engine == "spark" and "JAVA_TOOL_OPTIONS" in os.environ else {}),
             "DBT_TARGET_PATH": str(self.workdir / "target"),
             "DBT_LOG_PATH": str(self.workdir / "logs"),
             **self._excluded_resources(),
@@ -224,11 +223,14 @@ class Warehouse:
         return {"DBT_EXCLUDE_RESOURCE_TYPES": " ".join(excluded)} if excluded else {}
 
     def dbt(self, *args: str, vars: dict[str, Any] | None = None) -> DbtResult:
-        merged = {**self.vars, **(vars or {})}
-        command = [DBT, *args]
+        served = isinstance(self.backend, ServedSparkWarehouse)
+        merged = {**(self.backend.dbt_vars() if served else {}), **self.vars, **(vars or {})}
+        command = [*args]
         if merged:
             command += ["--vars", yaml_flow(merged)]
-        return DbtResult(*dbt_fork.run(command[1:], self.env(), ROOT))
+        if served:
+            return DbtResult(*self.backend.server.dbt(command, self.env(), ROOT))
+        return DbtResult(*dbt_fork.run(command, self.env(), ROOT))
 
     def load(self, payments: Iterable[PaymentRow], calendar: Iterable[tuple[date, date]]) -> None:
         self.backend.load_raw(payments, calendar)
@@ -334,9 +336,9 @@ def _new_backend(engine: str, postgres: Callable[[], engines.Warehouse],
     if engine == "duckdb":
         return engines.DuckDBWarehouse(folder / "warehouse.duckdb")
     if engine == "spark":
-        from rfm_segmentation.warehouses import spark
-
-        return spark.SparkWarehouse(folder / "spark")
+        # one Spark server per test process, in its pytest folder (the parent of every test's)
+        digest = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
+        return ServedSparkWarehouse(spark_server.server(folder.parent / "spark"), f"t{digest}_")
     raise ValueError(f"RFM_TEST_ENGINES: unknown engine {engine!r}")
 
 

@@ -76,8 +76,7 @@ class SparkWarehouse(Warehouse):
 
         conn = duckdb.connect()
         try:
-            for schema_dir in sorted((self.folder / "warehouse").glob("*.db")):
-                schema = schema_dir.name.removesuffix(".db")
+            for schema, schema_dir in self._schema_dirs():
                 conn.execute(f"create schema if not exists {self.quote(schema)}")
                 for table_dir in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
                     files = list(table_dir.rglob("*.parquet"))
@@ -93,15 +92,24 @@ class SparkWarehouse(Warehouse):
         finally:
             conn.close()
 
+    def _schema_dirs(self) -> list[tuple[str, Path]]:
+        """(schema, folder of its tables) of every schema Spark wrote."""
+        return [(path.name.removesuffix(".db"), path)
+                for path in sorted((self.folder / "warehouse").glob("*.db"))]
+
     def close(self) -> None:
         """Nothing to stop: no Spark session outlives a call."""
+
+    def _staging(self) -> DuckDBWarehouse:
+        """Where the raw rows are written before their export to parquet."""
+        return DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
 
     def _raw_dir(self, schema: str) -> Path:
         return self.folder / "raw_files" / schema
 
     def load_raw(self, payments: Iterable[PaymentRow],
                  calendar: Iterable[CalendarRow], schema: str = "raw") -> dict[str, int]:
-        staging = DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+        staging = self._staging()
         counts = staging.load_raw(payments, calendar, schema)
         self._export(staging, schema, ("fact_payments", "dim_calendar"))
         self._register(schema)
@@ -109,7 +117,7 @@ class SparkWarehouse(Warehouse):
 
     def append_payments(self, payments: Iterable[PaymentRow],
                         schema: str = "raw") -> int:
-        staging = DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+        staging = self._staging()
         count = staging.append_payments(payments, schema)
         self._export(staging, schema, ("fact_payments",))
         self._register(schema)
@@ -117,7 +125,7 @@ class SparkWarehouse(Warehouse):
 
     def load_events(self, events: Iterable[EventRow], identifies: Iterable[IdentifyRow],
                     schema: str = "raw", append: bool = False) -> dict[str, int]:
-        staging = DuckDBWarehouse(self.folder / "raw_files" / "load.duckdb")
+        staging = self._staging()
         counts = staging.load_events(events, identifies, schema, append)
         self._export(staging, schema, ("fact_events", "identifies"))
         self._register(schema)
@@ -161,14 +169,17 @@ def register(folder: Path, schema: str, files: Path) -> None:
     """(Re)create ``<schema>.<table>`` in the metastore over each ``<files>/<table>.parquet``."""
     session = start_session(folder)
     try:
-        session.sql(f"create database if not exists `{schema}`")
-        for table in RAW_TABLES:
-            path = files / f"{table}.parquet"
-            if path.exists():
-                session.sql(f"drop table if exists `{schema}`.`{table}`")
-                session.sql(
-                    f"create table `{schema}`.`{table}` using parquet location '{path}'"
-                )
+        register_tables(session, schema, files)
     finally:
         session.stop()
+
+
+def register_tables(session: Any, schema: str, files: Path) -> None:
+    """``register`` in a running session."""
+    session.sql(f"create database if not exists `{schema}`")
+    for table in RAW_TABLES:
+        path = files / f"{table}.parquet"
+        if path.exists():
+            session.sql(f"drop table if exists `{schema}`.`{table}`")
+            session.sql(f"create table `{schema}`.`{table}` using parquet location '{path}'")
 
