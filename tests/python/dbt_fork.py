@@ -36,18 +36,26 @@ def _child(args: Sequence[str], env: Mapping[str, str], cwd: str, out_path: str)
     os.dup2(out, 2)
     code = 2
     try:
-        from dbt.cli.main import dbtRunner
-
-        result = dbtRunner().invoke(list(args))
-        code = 0 if result.success else (1 if result.exception is None else 2)
-        if result.exception is not None:
-            print(f"dbt failed: {result.exception!r}", file=sys.stderr)
-    except BaseException:  # reported as the `dbt` executable would, in its output
-        traceback.print_exc()
+        code = invoke(args)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def invoke(args: Sequence[str]) -> int:
+    """Run `dbt ARGS` in this process; the `dbt` executable's exit code, its errors printed
+    as it would print them."""
+    try:
+        from dbt.cli.main import dbtRunner
+
+        result = dbtRunner().invoke(list(args))
+    except BaseException:  # reported as the `dbt` executable would, in its output
+        traceback.print_exc()
+        return 2
+    if result.exception is not None:
+        print(f"dbt failed: {result.exception!r}", file=sys.stderr)
+    return 0 if result.success else (1 if result.exception is None else 2)
 
 
 def run(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> tuple[int, str]:

@@ -30,6 +30,8 @@ from typing import Any
 from rfm_segmentation.warehouses import spark
 from rfm_segmentation.warehouses.duckdb import DuckDBWarehouse
 
+import dbt_fork
+
 _context = multiprocessing.get_context("spawn")
 
 
@@ -37,7 +39,6 @@ def _serve(requests: Any, folder: str) -> None:
     """The server's loop: one request at a time, until the pipe closes."""
     os.environ["TZ"] = "UTC"
     session = spark.start_session(Path(folder))
-    from dbt.cli.main import dbtRunner
 
     while True:
         try:
@@ -46,7 +47,7 @@ def _serve(requests: Any, folder: str) -> None:
             break
         kind, payload = request
         if kind == "dbt":
-            requests.send(_run_dbt(dbtRunner, *payload))
+            requests.send(_run_dbt(*payload))
         elif kind == "register":
             try:
                 spark.register_tables(session, payload[0], Path(payload[1]))
@@ -56,11 +57,10 @@ def _serve(requests: Any, folder: str) -> None:
     session.stop()
 
 
-def _run_dbt(runner: Any, args: Sequence[str], env: Mapping[str, str], cwd: str
+def _run_dbt(args: Sequence[str], env: Mapping[str, str], cwd: str
              ) -> tuple[int, str]:
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved_fds = os.dup(1), os.dup(2)
-    code = 2
     with tempfile.TemporaryFile() as out:
         os.chdir(cwd)
         os.environ.clear()
@@ -70,12 +70,7 @@ def _run_dbt(runner: Any, args: Sequence[str], env: Mapping[str, str], cwd: str
         os.dup2(out.fileno(), 1)
         os.dup2(out.fileno(), 2)
         try:
-            result = runner().invoke(list(args))
-            code = 0 if result.success else (1 if result.exception is None else 2)
-            if result.exception is not None:
-                print(f"dbt failed: {result.exception!r}", file=sys.stderr)
-        except BaseException:  # reported as the `dbt` executable would, in its output
-            traceback.print_exc()
+            code = dbt_fork.invoke(args)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

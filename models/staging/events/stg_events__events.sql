@@ -20,10 +20,7 @@ event_names as (
 ),
 
 placeholders as (
-    select identifier_value from {{ ref('identity_placeholders') }}
-    union all
-    -- always a placeholder; not in the seed, as dbt reads the word null of a CSV as no value
-    select 'null' as identifier_value
+    {{ rfm_identifier_placeholders() }}
 ),
 
 {% if has_events -%}
@@ -60,49 +57,35 @@ renamed as (
 {%- endif %}
 
 without_placeholders as (
-    select
-        renamed.event_id,
-        renamed.occurred_at,
-        renamed.event_name,
-        case when user_placeholders.identifier_value is null then renamed.user_id end as user_id,
-        case
-            when anonymous_placeholders.identifier_value is null then renamed.anonymous_id
-        end as anonymous_id,
-        case when email_placeholders.identifier_value is null then renamed.email end as email,
-        renamed.revenue,
-        renamed.product_id,
-        event_names.event_name is not null as is_known_event_name
-    from renamed
-    left join placeholders as user_placeholders
-        on lower(renamed.user_id) = user_placeholders.identifier_value
-    left join placeholders as anonymous_placeholders
-        on lower(renamed.anonymous_id) = anonymous_placeholders.identifier_value
-    left join placeholders as email_placeholders
-        on renamed.email = email_placeholders.identifier_value
-    left join event_names
-        on renamed.event_name = event_names.event_name
+    {{ rfm_without_identifier_placeholders(
+        'renamed', ['event_id', 'occurred_at', 'event_name', 'revenue', 'product_id']) }}
 ),
 
 row_checks as (
     select
-        event_id,
-        occurred_at,
-        event_name,
-        user_id,
-        anonymous_id,
-        email,
-        revenue,
-        product_id,
+        without_placeholders.event_id,
+        without_placeholders.occurred_at,
+        without_placeholders.event_name,
+        without_placeholders.user_id,
+        without_placeholders.anonymous_id,
+        without_placeholders.email,
+        without_placeholders.revenue,
+        without_placeholders.product_id,
         case
-            when event_id is null or event_id = '' then 'missing_event_id'
-            when occurred_at is null then 'missing_occurred_at'
-            when not is_known_event_name then 'unknown_event_name'
+            when without_placeholders.event_id is null or without_placeholders.event_id = ''
+                then 'missing_event_id'
+            when without_placeholders.occurred_at is null then 'missing_occurred_at'
+            when event_names.event_name is null then 'unknown_event_name'
             when
-                user_id is null and anonymous_id is null and email is null
+                without_placeholders.user_id is null
+                and without_placeholders.anonymous_id is null
+                and without_placeholders.email is null
                 then 'missing_identifier'
-            when occurred_at >= {{ rfm_as_of() }} then 'after_as_of'
+            when without_placeholders.occurred_at >= {{ rfm_as_of() }} then 'after_as_of'
         end as row_rejection_reason
     from without_placeholders
+    left join event_names
+        on without_placeholders.event_name = event_names.event_name
 ),
 
 ranked_within_event_id as (

@@ -9,10 +9,7 @@
 with
 
 placeholders as (
-    select identifier_value from {{ ref('identity_placeholders') }}
-    union all
-    -- always a placeholder; not in the seed, as dbt reads the word null of a CSV as no value
-    select 'null' as identifier_value
+    {{ rfm_identifier_placeholders() }}
 ),
 
 {% if has_identifies -%}
@@ -41,20 +38,7 @@ renamed as (
 {%- endif %}
 
 without_placeholders as (
-    select
-        renamed.occurred_at,
-        case when user_placeholders.identifier_value is null then renamed.user_id end as user_id,
-        case
-            when anonymous_placeholders.identifier_value is null then renamed.anonymous_id
-        end as anonymous_id,
-        case when email_placeholders.identifier_value is null then renamed.email end as email
-    from renamed
-    left join placeholders as user_placeholders
-        on lower(renamed.user_id) = user_placeholders.identifier_value
-    left join placeholders as anonymous_placeholders
-        on lower(renamed.anonymous_id) = anonymous_placeholders.identifier_value
-    left join placeholders as email_placeholders
-        on renamed.email = email_placeholders.identifier_value
+    {{ rfm_without_identifier_placeholders('renamed', ['occurred_at']) }}
 ),
 
 identifies as (
