@@ -5,8 +5,13 @@
     should compare.
     The lifetime-value prediction of `rfm ltv` (docs/ltv.md) is joined beside the segment:
     null before the first training run, or for users who arrived after it.
+    The user's profile (identity_map) and its computed traits (profile_traits, one column per
+    trait of the seed computed_traits) follow: null when the user has no profile, as when the
+    event sources do not exist (docs/identity.md, "Computed traits").
 -#}
+-- depends_on: {{ ref('computed_traits') }}, {{ ref('identity_event_names') }}
 {%- set reverse_etl_role = rfm_reverse_etl_role() -%}
+{%- set traits = rfm_computed_traits() -%}
 {{ config(
     grants=rfm_reverse_etl_grants(),
     post_hook=(
@@ -31,6 +36,18 @@ ltv_predictions as (
     select * from {{ ref('stg_ml__ltv_predictions') }}
 ),
 
+user_profiles as (
+    select
+        identifier_value as user_id,
+        profile_id
+    from {{ ref('identity_map') }}
+    where identifier_type = 'user_id' and profile_id is not null
+),
+
+profile_traits as (
+    select * from {{ ref('profile_traits') }}
+),
+
 current_segments as (
     select history.*
     from history
@@ -44,10 +61,19 @@ final as (
         ltv_predictions.predicted_revenue as predicted_ltv,
         ltv_predictions.predicted_payments,
         ltv_predictions.ltv_model,
-        ltv_predictions.as_of as ltv_as_of
+        ltv_predictions.as_of as ltv_as_of,
+        {%- for trait in traits %}
+        profile_traits.{{ trait.trait_name }},
+        {%- endfor %}
+        -- every profile of identity_map has its row in profile_traits
+        profile_traits.profile_id
     from current_segments
     left join ltv_predictions
         on current_segments.user_id = ltv_predictions.user_id
+    left join user_profiles
+        on current_segments.user_id = user_profiles.user_id
+    left join profile_traits
+        on user_profiles.profile_id = profile_traits.profile_id
 )
 
 select * from final

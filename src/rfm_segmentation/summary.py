@@ -49,6 +49,9 @@ class Identity:
     rejected_events: list[tuple[str, int]]
     example: list[tuple[str, str]]  # (type, value) of the profile with the most user_ids
     example_profile: str | None
+    # the example's users in rfm_segments_current: (column names, rows) of user_id, segment and
+    # the computed traits (the columns after profile_id)
+    example_traits: tuple[list[str], list[tuple]] = ([], [])
 
 
 def fetch(where: warehouses.Warehouse | postgres.Connection, schema: str) -> Summary:
@@ -112,8 +115,15 @@ def _fetch_identity(warehouse: warehouses.Warehouse, schema: str) -> Identity | 
                     f" where profile_id = '{example_profile.replace(chr(39), chr(39) * 2)}'"
                     " order by identifier_type desc, identifier_value")
         example = list(cur.fetchall())
+        cur.execute(f"select * from {warehouse.quote(schema, 'rfm_segments_current')}"
+                    f" where profile_id = '{example_profile.replace(chr(39), chr(39) * 2)}'"
+                    " order by user_id")
+        names = [column[0] for column in cur.description]
+        traits = names[names.index("profile_id") + 1:]
+        shown = ["user_id", "rfm_segment", *traits]
+        rows = [tuple(row[names.index(n)] for n in shown) for row in cur.fetchall()]
     return Identity(total, with_user_ids, accounts, identifiers, unassigned, rejected_events,
-                    example, example_profile)
+                    example, example_profile, (shown, rows))
 
 
 def _render_identity(identity: Identity) -> Table:
@@ -172,7 +182,25 @@ def render(result: Summary) -> Group:
         rejected.add_row("(none)", "0")
     if result.identity is None:
         return Group(segments, rejected)
-    return Group(segments, rejected, _render_identity(result.identity))
+    return Group(segments, rejected, _render_identity(result.identity),
+                 _render_traits(result.identity))
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.2f}" if isinstance(value, Decimal) else str(value)
+
+
+def _render_traits(identity: Identity) -> Table:
+    names, rows = identity.example_traits
+    table = Table(title=f"Computed traits of {identity.example_profile} in rfm_segments_current"
+                  " (seed computed_traits)")
+    for name in names:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*(_cell(value) for value in row))
+    return table
 
 
 def cmd_summary(args: argparse.Namespace, console: Console, root: Path) -> int:

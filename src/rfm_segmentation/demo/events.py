@@ -17,6 +17,10 @@ not merge, or must merge:
   and a few placeholder e-mails (``test@example.com``) beside real identifiers;
 * dirty rows of every other kind of ``EVENT_DIRTY_KINDS``.
 
+Then what the computed traits count (seed ``computed_traits``): products added to the cart from a
+device, without logging in, and marketing e-mails clicked (the e-mail alone), each from a random
+stream of its own, so that the events above and the identity graph do not depend on them.
+
 A random stream of its own: the payments of a spec do not change.
 """
 
@@ -47,7 +51,7 @@ _STREAM_EVENTS: Final = 5
 
 EVENT_NAMES: Final = (
     "page_viewed", "product_viewed", "product_added", "checkout_started", "order_completed",
-    "account_created", "logged_in",
+    "account_created", "logged_in", "email_clicked",
 )
 """The known event names (seed ``identity_event_names``)."""
 
@@ -225,6 +229,26 @@ def _dirty(b: _Builder) -> None:
             b.events.append((event_id, at, name, user_id, anonymous_id, email, revenue, product))
 
 
+def _engagement(b: _Builder, people: list[_Person], first_paid: dict[str, datetime],
+                rng: np.random.Generator) -> None:
+    """Cart additions on a device (anonymous) and e-mail clicks (the e-mail alone) of the
+    paying people, between their first payment and as_of."""
+    for person in people:
+        start = first_paid.get(person.user_id)
+        if start is None:
+            continue
+        span = (b.as_of - start).total_seconds()
+        for name, most in (("product_added", 6), ("email_clicked", 5)):
+            for _ in range(int(rng.integers(0, most + 1))):
+                at = start + timedelta(seconds=round(float(rng.uniform(0, span))))
+                if name == "product_added":
+                    device = person.devices[int(rng.integers(0, len(person.devices)))]
+                    b.event(at, name, None, device, None,
+                            product_id=f"sku-{int(rng.integers(1, 200)):04d}")
+                else:
+                    b.event(at, name, None, None, person.email)
+
+
 def generate_events(spec: DemoSpec) -> DemoEvents:
     """``fact_events`` and ``identifies`` of the payments of ``spec`` (module docstring).
     Every clean event and identify is dated before ``spec.as_of``."""
@@ -258,4 +282,6 @@ def generate_events(spec: DemoSpec) -> DemoEvents:
     if spec.dirty_rows:
         _dirty(builder)  # modelled on clean events only: before the bots
     _bots(builder, min(first_paid.values()))
+    _engagement(builder, list(people.values()), first_paid,
+                random_stream(spec.seed, _STREAM_EVENTS, 1))
     return DemoEvents(builder.events, builder.identifies)

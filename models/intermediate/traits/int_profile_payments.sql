@@ -1,0 +1,31 @@
+{#-
+    The clean payments of the user_ids that belong to a profile of the identity graph, with its
+    profile_id: what a computed trait with includes_payments adds (docs/identity.md). A user_id
+    seen in no event or identify call has no profile here, and no traits.
+-#}
+
+with
+
+payments as (
+    {{ rfm_clean_payments() }}
+),
+
+user_profiles as (
+    select
+        identifier_value as user_id,
+        profile_id
+    from {{ ref('identity_map') }}
+    where identifier_type = 'user_id' and profile_id is not null
+),
+
+payments_with_profiles as (
+    select
+        user_profiles.profile_id,
+        payments.user_id,
+        payments.payment_date,
+        payments.payment_amount
+    from payments
+    inner join user_profiles on payments.user_id = user_profiles.user_id
+)
+
+select * from payments_with_profiles
