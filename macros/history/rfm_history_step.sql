@@ -8,7 +8,7 @@
     construction).
 
     The model's own select is the first step (the table dbt creates, or the first recomputed
-    period it replaces); its post-hook rfm_history_fold_remaining_periods() runs the later ones,
+    period it replaces); its post-hook rfm_fold_remaining_periods(rfm_history_step) runs the later ones,
     in the same transaction.
 -#}
 

@@ -3,7 +3,7 @@
     segment as of the snapshot of that period (docs/contract.md, "Snapshots"; docs:
     rfm_snapshot_semantics).
 
-    A fold over periods (macros/rfm_history_fold.sql): each period's rows come from the previous
+    A fold over periods (macros/folds/, step macros/history/rfm_history_step.sql): each period's rows come from the previous
     period's stored rows plus the period's payment aggregates, joined by user and ranked within
     the period. This select is the first step of the run - the period of the first clean
     payment on a full build, the first recomputed period (the last stored one minus
@@ -23,7 +23,7 @@
     on_schema_change='fail',
     pre_hook=[rfm_lock_model(), rfm_session_tuning()],
     post_hook=[
-        "{{ rfm_history_fold_remaining_periods() }}",
+        "{{ rfm_fold_remaining_periods(rfm_history_step) }}",
         "{{ rfm_store_score_methods() }}",
         rfm_analyze(),
     ],
@@ -39,6 +39,6 @@
 {%- if target.type == 'spark' %}
 {{ rfm_history_in_one_statement() }}
 {%- else %}
-{%- set first_step = rfm_history_first_step() %}
+{%- set first_step = rfm_fold_first_step() %}
 {{ rfm_history_step(first_step.period, first_step.previous_period) }}
 {%- endif %}

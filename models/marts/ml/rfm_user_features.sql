@@ -18,10 +18,7 @@
     does not have. -#}
 {{ config(materialized=('table' if target.type == 'spark' else 'view')) }}
 
-{%- set horizon = rfm_positive_int_var('ltv_horizon_periods', 3, 1) -%}
-{%- if horizon is none -%}
-    {{ rfm_var_error('ltv_horizon_periods', 'null', 'expected an integer >= 1') }}
-{%- endif -%}
+{%- set horizon = rfm_ltv_horizon_periods() -%}
 {{- rfm_check_stored_horizon(horizon, ref('int_user_features')) }}
 
 {%- set tenure_days = dbt.datediff('history.first_payment_at', 'history.snapshot_at', 'day') -%}

@@ -1,8 +1,8 @@
-{#- Jinja: the first step of a run, as {'period', 'previous_period'} (python dates): the first
-    recomputed period on an incremental run, else the period of the first clean payment (the
-    period of rfm_as_of when there is none, or when int_payments_per_user_period is not built:
-    the step then selects no row). -#}
-{% macro rfm_history_first_step() -%}
+{#- Jinja: the first step of a fold's run, as {'period', 'previous_period'} (python dates): the
+    first recomputed period on an incremental run, else the period of the first clean payment
+    (the period of rfm_as_of when there is none, or when int_payments_per_user_period is not
+    built: the step then selects no row). -#}
+{% macro rfm_fold_first_step() -%}
     {%- set bounds = rfm_incremental_bounds() -%}
     {%- if bounds.recompute_from is not none -%}
         {{- return({'period': bounds.recompute_from, 'previous_period': bounds.state_period}) -}}
