@@ -89,14 +89,15 @@ where (users = 0 or share_of_users > {{ max_share }})
 {% endset %}
 
 {#- "Got N results" would not say which: the warning lists them, the latest period first (the
-    first 100; --store-failures keeps every row). The query runs once: when it found nothing,
-    the test's own statement reads nothing either. -#}
-{%- set found_none = false -%}
+    first 100; --store-failures keeps every row). The query runs once: the test's own statement
+    then returns the rows it found, as literals. -#}
+{%- set found_rows = none -%}
 {%- if execute and flags.WHICH in ['build', 'test'] and load_relation(history_ref) is not none -%}
-    {%- set found = run_query(degenerate_scores ~ ' order by snapshot_period desc, metric, score') -%}
-    {%- set found_none = found.rows | length == 0 -%}
+    {%- set found_rows = run_query(
+        degenerate_scores ~ ' order by snapshot_period desc, metric, score'
+    ).rows -%}
     {%- set named = [] -%}
-    {%- for row in found.rows[:100] -%}
+    {%- for row in found_rows[:100] -%}
         {%- do named.append(
             (row['snapshot_period'] | string) ~ ' ' ~ row['metric'] ~ ' score ' ~ row['score'] ~ ': '
             ~ ('empty' if row['users'] == 0
@@ -105,14 +106,28 @@ where (users = 0 or share_of_users > {{ max_share }})
     {%- endfor -%}
     {%- if named -%}
         {%- do exceptions.warn(
-            "rfm_segments_history: " ~ (found.rows | length) ~ " score(s) empty or holding more"
+            "rfm_segments_history: " ~ (found_rows | length) ~ " score(s) empty or holding more"
             ~ " than rfm_score_max_share=" ~ max_share ~ " of their period's users (docs/scores.md): "
-            ~ (named | join('; ')) ~ ('; ...' if found.rows | length > 100 else '')
+            ~ (named | join('; ')) ~ ('; ...' if found_rows | length > 100 else '')
         ) -%}
     {%- endif -%}
 {%- endif %}
 
+{%- if found_rows is none %}
 {{ degenerate_scores }}
-{%- if found_none %}
+{%- elif found_rows | length == 0 %}
+{{ degenerate_scores }}
     and 1 = 0
+{%- else %}
+{%- for row in found_rows %}
+select
+    {{ rfm_date_literal(row['snapshot_period']) }} as snapshot_period,
+    {{ rfm_sql_string(row['metric']) }} as metric,
+    {{ row['score'] }} as score,
+    {{ row['users'] }} as users,
+    cast({{ row['share_of_users'] }} as {{ rfm_type('double') }}) as share_of_users
+{%- if not loop.last %}
+union all
+{%- endif %}
+{%- endfor %}
 {%- endif %}
