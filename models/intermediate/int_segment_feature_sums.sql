@@ -9,15 +9,36 @@
 {#- its joins hash the latest period's features: at the server's default work_mem they spill
     to disk -#}
 {{ config(materialized='table', pre_hook=rfm_session_tuning()) }}
+-- depends_on: {{ ref('computed_traits') }}
+{#- (name, kind, value): the users' features, then the computed traits of the latest snapshot
+    (rfm_user_traits; null for a user without a profile): a number as it is, an instant as the
+    days from it to the snapshot, a text as a category -#}
 {%- set numeric_features = [
-    ('recency_days', 'behaviour'),
-    ('frequency', 'behaviour'),
-    ('monetary', 'behaviour'),
-    ('tenure_days', 'behaviour'),
-    ('aum_per_day', 'behaviour'),
-    ('days_since_signup', 'attribute'),
+    ('recency_days', 'behaviour', 'features.recency_days'),
+    ('frequency', 'behaviour', 'features.frequency'),
+    ('monetary', 'behaviour', 'features.monetary'),
+    ('tenure_days', 'behaviour', 'features.tenure_days'),
+    ('aum_per_day', 'behaviour', 'features.aum_per_day'),
+    ('days_since_signup', 'attribute', 'features.days_since_signup'),
 ] %}
-{%- set category_features = ['country', 'acquisition_channel', 'age_band'] %}
+{%- set category_features = [
+    ('country', 'attribute', 'features.country'),
+    ('acquisition_channel', 'attribute', 'features.acquisition_channel'),
+    ('age_band', 'attribute', 'features.age_band'),
+] %}
+{%- for trait in rfm_computed_traits() %}
+    {%- set column = 'user_traits.' ~ trait.trait_name %}
+    {%- if trait.data_type == rfm_type('text') %}
+        {%- do category_features.append((trait.trait_name, 'trait', column)) %}
+    {%- elif trait.data_type == dbt.type_timestamp() %}
+        {%- do numeric_features.append((
+            trait.trait_name ~ '_days_ago', 'trait',
+            dbt.datediff(column, 'user_traits.snapshot_at', 'day'),
+        )) %}
+    {%- else %}
+        {%- do numeric_features.append((trait.trait_name, 'trait', column)) %}
+    {%- endif %}
+{%- endfor %}
 
 with
 
@@ -39,6 +60,13 @@ features as (
 
 assignments as (
     select * from {{ ref('cluster_assignments') }}
+),
+
+user_traits as (
+    select user_traits.*
+    from {{ ref('rfm_user_traits') }} as user_traits
+    inner join latest_period
+        on user_traits.snapshot_period = latest_period.snapshot_period
 ),
 
 memberships as (
@@ -66,23 +94,25 @@ member_features as (
     select
         memberships.segmentation,
         memberships.segment
-        {%- for feature, kind in numeric_features %}
+        {%- for feature, kind, value in numeric_features %}
         {{- ',' }}
-        cast(features.{{ feature }} as {{ rfm_type('double') }}) as {{ feature }}
+        cast({{ value }} as {{ rfm_type('double') }}) as {{ feature }}
         {%- endfor %}
-        {%- for feature in category_features %}
+        {%- for feature, kind, value in category_features %}
         {{- ',' }}
-        features.{{ feature }}
+        cast({{ value }} as {{ rfm_type('text') }}) as {{ feature }}
         {%- endfor %}
     from memberships
     inner join features
         on memberships.user_id = features.user_id
+    left join user_traits
+        on memberships.user_id = user_traits.user_id
 ),
 
 population_means as (
     select
         segmentation
-        {%- for feature, kind in numeric_features %}
+        {%- for feature, kind, value in numeric_features %}
         {{- ',' }}
         avg({{ feature }}) as {{ feature }}
         {%- endfor %}
@@ -94,7 +124,7 @@ segment_sums as (
     select
         member_features.segmentation,
         member_features.segment
-        {%- for feature, kind in numeric_features %}
+        {%- for feature, kind, value in numeric_features %}
         {%- set deviation = '(member_features.' ~ feature
             ~ ' - population_means.' ~ feature ~ ')' %}
         {{- ',' }}
@@ -110,7 +140,7 @@ segment_sums as (
 
 -- the features as rows, to unpivot the sums (and the members' categories) in one pass
 numeric_feature_names as (
-    {%- for feature, kind in numeric_features %}
+    {%- for feature, kind, value in numeric_features %}
     select
         '{{ feature }}' as feature_name,
         '{{ kind }}' as feature_kind
@@ -121,8 +151,10 @@ numeric_feature_names as (
 ),
 
 category_feature_names as (
-    {%- for feature in category_features %}
-    select '{{ feature }}' as feature_name
+    {%- for feature, kind, value in category_features %}
+    select
+        '{{ feature }}' as feature_name,
+        '{{ kind }}' as feature_kind
     {%- if not loop.last %}
     union all
     {%- endif %}
@@ -136,22 +168,22 @@ numeric_segments as (
         numeric_feature_names.feature_name,
         numeric_feature_names.feature_kind,
         case numeric_feature_names.feature_name
-            {%- for feature, kind in numeric_features %}
+            {%- for feature, kind, value in numeric_features %}
             when '{{ feature }}' then segment_sums.{{ feature }}__users
             {%- endfor %}
         end as segment_users,
         case numeric_feature_names.feature_name
-            {%- for feature, kind in numeric_features %}
+            {%- for feature, kind, value in numeric_features %}
             when '{{ feature }}' then population_means.{{ feature }}
             {%- endfor %}
         end as population_mean,
         case numeric_feature_names.feature_name
-            {%- for feature, kind in numeric_features %}
+            {%- for feature, kind, value in numeric_features %}
             when '{{ feature }}' then segment_sums.{{ feature }}__deviation_sum
             {%- endfor %}
         end as deviation_sum,
         case numeric_feature_names.feature_name
-            {%- for feature, kind in numeric_features %}
+            {%- for feature, kind, value in numeric_features %}
             when '{{ feature }}' then segment_sums.{{ feature }}__deviation_square_sum
             {%- endfor %}
         end as deviation_square_sum
@@ -166,8 +198,9 @@ member_categories as (
         member_features.segmentation,
         member_features.segment,
         category_feature_names.feature_name,
+        category_feature_names.feature_kind,
         case category_feature_names.feature_name
-            {%- for feature in category_features %}
+            {%- for feature, kind, value in category_features %}
             when '{{ feature }}' then member_features.{{ feature }}
             {%- endfor %}
         end as category
@@ -180,11 +213,12 @@ category_segments as (
         segmentation,
         segment,
         feature_name,
+        feature_kind,
         category,
         count(*) as segment_users
     from member_categories
     where category is not null
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 ),
 
 final as (
@@ -205,7 +239,7 @@ final as (
         segmentation,
         segment,
         feature_name,
-        'attribute' as feature_kind,
+        feature_kind,
         cast(category as {{ rfm_type('text') }}) as category,
         cast(segment_users as {{ dbt.type_bigint() }}) as segment_users,
         cast(null as {{ rfm_type('double') }}) as population_mean,

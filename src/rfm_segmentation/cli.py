@@ -16,6 +16,7 @@ DuckDB / Spark with DBT_TARGET=duckdb|spark (`make demo TARGET=duckdb`).
     rfm sync [CONFIG]         push the current segments to the CRM (syncs/crm_contacts.yml)
     rfm crm serve             a local CRM with the batch API and fault switches
     rfm sync-bench            plan time, throughput and calls of a sync (docs/reverse_etl.md)
+    rfm identity-bench        passes and time of the identity graph and traits (docs/identity.md)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from rich.console import Console
 
 from rfm_segmentation import bench, clusters, commands, dbt_runner, report, summary, warehouses
+from rfm_segmentation.bench import identity
 from rfm_segmentation.ltv import command as ltv_command
 from rfm_segmentation.sync import command as sync_command
 
@@ -169,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     sync_bench.add_argument("--changed", type=float, default=0.01,
                             help="share of the users whose segment changes (default 0.01)")
     sync_bench.set_defaults(handler=sync_command.cmd_sync_bench)
+    identity_bench = sub.add_parser(
+        "identity-bench", help="the identity graph and traits at scale (benchmarks/identity.md)")
+    identity_bench.add_argument("--size", choices=list(identity.SIZES), default="S",
+                                help="S: 10k people, M: 100k, L: 330k (~1M ids, 10M events)")
+    identity_bench.add_argument("--engine", choices=["postgres", "duckdb"], default=None,
+                                help="default: DBT_TARGET, else postgres")
+    identity_bench.add_argument("--output", type=Path, default=None,
+                                help="folder of identity.md/identity.json (default: benchmarks/)")
+    identity_bench.set_defaults(handler=identity.cmd_identity_bench)
 
     crm_ = sub.add_parser("crm", help="the local CRM (batch API with fault switches)")
     crm_.add_argument("action", choices=["serve"])

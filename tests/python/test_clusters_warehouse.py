@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,8 @@ def scenario(server: database.Connection, tmp_path_factory: pytest.TempPathFacto
                                   demo_data.generate_user_groups(SPEC))
     finally:
         conn.close()
+    events = demo_data.generate_events(SPEC)
+    w.backend.load_events(events.events, events.identifies)
     w.dbt("build").assert_ok()
     outcome = command.train(connection, SCHEMA, min_share=0.05, seed=0, n_init=10)
     w.dbt("build", "--select", *command.DBT_SELECTION).assert_ok()
@@ -161,36 +164,65 @@ def profiles(w: Warehouse) -> pd.DataFrame:
     return pd.DataFrame(w.query(f"select * from {SCHEMA}.segment_profiles"))
 
 
-def members(w: Warehouse) -> pd.DataFrame:
-    """Users of the latest period with both segmentations and every feature, read back."""
+def members(w: Warehouse) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Users of the latest period with both segmentations, every feature and the computed
+    traits, read back; and the numeric and category features among the traits (an instant as
+    the calendar days from it to the snapshot, <trait>_days_ago)."""
     frame = pd.DataFrame(w.query(
         f"select f.*, a.cluster_name from {SCHEMA}.cluster_features as f"
         f" inner join {SCHEMA}.cluster_assignments as a using (snapshot_period, user_id)"))
-    for column in NUMERIC:
+    traits = pd.DataFrame(w.query(
+        f"select t.* from {SCHEMA}.rfm_user_traits as t"
+        f" where t.snapshot_period = (select max(snapshot_period) from {SCHEMA}.cluster_features)"))
+    numeric, categories = [], []
+    for column in traits.columns.drop(["snapshot_period", "user_id", "profile_id",
+                                       "snapshot_at"]):
+        value = traits[column].dropna().iloc[0]
+        if isinstance(value, datetime):
+            days = [(at.date() - seen.date()).days if seen is not None else None
+                    for at, seen in zip(traits["snapshot_at"], traits[column], strict=True)]
+            traits[f"{column}_days_ago"] = days
+            numeric.append(f"{column}_days_ago")
+        elif isinstance(value, str):
+            categories.append(column)
+        else:
+            numeric.append(column)
+    frame = frame.merge(traits[["user_id", *numeric, *categories]], on="user_id", how="left")
+    for column in (*NUMERIC, *numeric):
         frame[column] = frame[column].astype(float)
-    return frame
+    return frame, numeric, categories
 
 
 @pytest.mark.filterwarnings("ignore:Precision loss occurred:RuntimeWarning")
 def test_profiles_match_scipy(scenario: Scenario) -> None:
     w = scenario.warehouse
     got = profiles(w)
-    users = members(w)
+    users, numeric_traits, category_traits = members(w)
     assert set(got["segmentation"]) == {"rfm", "cluster"}
+    # the demo's events give every kind of trait
+    assert "emails_clicked_counter" in numeric_traits
+    assert "last_seen_at_days_ago" in numeric_traits and "favourite_product" in category_traits
+    assert set(got.loc[got["feature_name"].isin(numeric_traits + category_traits),
+                       "feature_kind"]) == {"trait"}
     checked = 0
     for segmentation, column in (("rfm", "rfm_segment"), ("cluster", "cluster_name")):
         rows = got[got["segmentation"] == segmentation]
         for segment in users[column].unique():
             inside = users[column] == segment
-            for feature in NUMERIC:
+            for feature in (*NUMERIC, *numeric_traits):
                 row = rows[(rows["segment"] == segment) & (rows["feature_name"] == feature)]
-                a, b = users.loc[inside, feature], users.loc[~inside, feature]
+                # a user without the value (no profile: no trait) is not in the test
+                a = users.loc[inside, feature].dropna()
+                b = users.loc[~inside, feature].dropna()
+                if a.empty:
+                    assert row.empty, (segmentation, segment, feature)
+                    continue
                 assert len(row) == 1, (segmentation, segment, feature)
                 r = row.iloc[0]
                 assert r["segment_users"] == len(a) and r["rest_users"] == len(b)
                 assert r["segment_mean"] == pytest.approx(a.mean(), rel=1e-9, abs=1e-9)
                 assert r["rest_mean"] == pytest.approx(b.mean(), rel=1e-9, abs=1e-9)
-                population = users[feature].mean()
+                population = pd.concat([a, b]).mean()
                 if population != 0:
                     assert r["index_vs_population"] == pytest.approx(
                         100 * a.mean() / population, rel=1e-9)
@@ -203,16 +235,20 @@ def test_profiles_match_scipy(scenario: Scenario) -> None:
                 tolerance = 0.003 if welch.df >= 10 else 0.03
                 assert abs(r["p_value"] - welch.pvalue) <= tolerance, (segment, feature)
                 checked += 1
-            for feature in CATEGORIES:
-                n_all = len(users)
-                for category in users[feature].unique():
+            for feature in (*CATEGORIES, *category_traits):
+                valued = users[feature].notna()
+                n_all = int(valued.sum())
+                n1 = int((inside & valued).sum())
+                if n1 == 0:
+                    continue
+                for category in users.loc[valued, feature].unique():
                     row = rows[(rows["segment"] == segment) & (rows["feature_name"] == feature)
                                & (rows["category"] == category)]
                     assert len(row) == 1
                     r = row.iloc[0]
                     x1 = int((users.loc[inside, feature] == category).sum())
                     x_all = int((users[feature] == category).sum())
-                    n1, n2 = int(inside.sum()), n_all - int(inside.sum())
+                    n2 = n_all - n1
                     p1, p2, pooled = x1 / n1, (x_all - x1) / n2, x_all / n_all
                     z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
                     assert r["segment_mean"] == pytest.approx(p1)

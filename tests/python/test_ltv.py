@@ -1,18 +1,21 @@
 """`rfm ltv` on generated data whose purchase process is known (BG/NBD buyers, Gamma-Gamma
 spend): the chosen model beats every naive baseline out of time, the run is reproducible, the
-predictions reach rfm_segments_current, and short or missing history gives a clear message."""
+predictions reach rfm_segments_current, short or missing history gives a clear message, and the
+computed traits are compared out of time when the project has events."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from rfm_segmentation import demo as demo_data
 from rfm_segmentation.ltv import pipeline, report
 from rfm_segmentation.ltv import warehouse as ltv_warehouse
+from rfm_segmentation.ltv.candidates import trait_columns
+from rfm_segmentation.raw import EventRow
 from rfm_segmentation.warehouses import postgres as database
 
 from conftest import RFM, ROOT, Warehouse
@@ -129,3 +132,44 @@ def test_report_markdown_lists_every_candidate(outcome: pipeline.Outcome) -> Non
     for result in outcome.results:
         assert f"| {result.name}" in text
     assert "(chosen)" in text
+
+
+# Every payment is announced: its user clicks an e-mail CLICK_LEAD before paying. At a snapshot,
+# the clicks of the last 90 days (emails_clicked_counter) and the last event (last_seen_at) then
+# tell of payments in the month after it, which no payment feature sees.
+CLICK_LEAD = timedelta(days=30)
+
+
+def announced_by_clicks(spec: SimulationSpec) -> list[EventRow]:
+    begin = datetime(spec.start.year, spec.start.month, spec.start.day)
+    return [(f"click-{payment_id}", paid_at - CLICK_LEAD, "email_clicked", user_id, None, None,
+             None, None)
+            for payment_id, user_id, paid_at, _ in simulate_payments(spec)
+            if paid_at - CLICK_LEAD >= begin]
+
+
+def test_computed_traits_are_compared_out_of_time_and_help_when_they_carry_signal(
+    warehouse: Warehouse, outcome: pipeline.Outcome,
+) -> None:
+    # without event sources no user has traits: no candidate with traits (the fixture's build)
+    assert "gbm_poisson_traits" not in {r.name for r in outcome.results}
+
+    warehouse.load(simulate_payments(SPEC),
+                   demo_data.generate_calendar(SPEC.start, SPEC.as_of.date()))
+    loaded = warehouse.backend.load_events(announced_by_clicks(SPEC), [])
+    assert loaded["fact_events"] > 1000
+    warehouse.dbt("build", vars={"rfm_as_of": SPEC.as_of.isoformat(sep=" ")}).assert_ok()
+    periods, horizon = ltv_warehouse.load_periods(warehouse.connection, "analytics")
+    plan = pipeline.make_plan(periods, horizon, train_cutoffs=TRAIN_CUTOFFS)
+    features = ltv_warehouse.load_features(warehouse.connection, "analytics",
+                                           plan.periods_needed)
+    assert set(trait_columns(features)) >= {
+        "trait_emails_clicked_counter", "trait_last_seen_at_days_ago"}
+    with_traits = pipeline.run(features, plan, seed=0)
+    results = {r.name: r.metrics for r in with_traits.results}
+    plain, traits = results["gbm_poisson"], results["gbm_poisson_traits"]
+    assert plain is not None and traits is not None
+    assert traits.rmse < plain.rmse, (traits, plain)
+    verdict = [m for m in with_traits.messages if "computed traits" in m]
+    assert verdict and verdict[0].startswith("the computed traits helped out of time"), verdict
+    assert f"- note: {verdict[0]}" in report.markdown(with_traits, datetime(2024, 1, 1))

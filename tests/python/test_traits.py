@@ -146,7 +146,8 @@ def expected_profile_traits(data: Data, cut: datetime) -> list[dict[str, Any]]:
 
 
 def expected_user_traits(data: Data) -> list[dict[str, Any]]:
-    """Per (snapshot_period, user_id) of the month grid from the user's first payment."""
+    """Per (snapshot_period, user_id) of the month grid from the user's first payment, for the
+    users with a profile."""
     user_profiles, events = profiles_of(data)
     paid = payments_of(data, user_profiles)
     first: dict[str, datetime] = {}
@@ -159,10 +160,11 @@ def expected_user_traits(data: Data) -> list[dict[str, Any]]:
             following = (period + timedelta(days=32)).replace(day=1)
             cut = min(datetime.combine(following, datetime.min.time()), AS_OF)
             profile = user_profiles.get(user_id)
+            if profile is None:
+                break
             rows.append({"snapshot_period": period, "user_id": user_id, "snapshot_at": cut,
                          "profile_id": profile, **{
-                             t.name: None if profile is None else trait_value(
-                                 t, events[profile], paid.get(profile, []), cut)
+                             t.name: trait_value(t, events[profile], paid.get(profile, []), cut)
                              for t in TRAITS}})
             period = following
     return rows

@@ -131,6 +131,7 @@ category_segments as (
         segmentation,
         segment,
         feature_name,
+        feature_kind,
         category,
         segment_users as segment_category_users
     from feature_sums
@@ -161,9 +162,10 @@ attribute_segments as (
         segmentation,
         segment,
         feature_name,
+        feature_kind,
         sum(segment_category_users) as segment_users
     from category_segments
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 {# every (segment, category) pair, 0 users included: an absent category under-indexes #}
@@ -172,6 +174,7 @@ category_shares as (
         attribute_segments.segmentation,
         attribute_segments.segment,
         attribute_segments.feature_name,
+        attribute_segments.feature_kind,
         category_population.category,
         attribute_segments.segment_users,
         attribute_population.population_users - attribute_segments.segment_users as rest_users,
@@ -210,7 +213,7 @@ proportion_tests as (
         segment,
         feature_name,
         category,
-        'attribute' as feature_kind,
+        feature_kind,
         'two_proportion_z' as test_name,
         segment_users,
         rest_users,

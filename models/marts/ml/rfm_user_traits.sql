@@ -2,7 +2,8 @@
     The computed traits of the seed computed_traits point in time, per (snapshot_period,
     user_id) of rfm_user_features: each row counts only the events and payments of the user's
     profile before the row's snapshot_at, and the windows end at snapshot_at (docs/identity.md,
-    "Computed traits"). Null traits for a user with no profile. The profile is the one of
+    "Computed traits"). Only the users with a profile have rows: without event sources the
+    table is empty instead of a copy of the history's grid rewritten on every run. The profile is the one of
     today's identity graph: a merge that arrived later applies to the past rows too.
     A table recomputed whole on every run: each row reads its profile's events up to its own
     snapshot, so a new event changes every later row (docs/identity.md, "Runs").
@@ -48,7 +49,7 @@ subjects as (
         user_profiles.profile_id,
         history.snapshot_at as cut_at
     from history
-    left join user_profiles on history.user_id = user_profiles.user_id
+    inner join user_profiles on history.user_id = user_profiles.user_id
 ),
 
 {{ rfm_trait_ctes(traits, ['snapshot_period', 'user_id']) }}

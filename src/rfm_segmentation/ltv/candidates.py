@@ -3,7 +3,8 @@ labels of earlier cut-offs; ignored by the models that need none) and the rows o
 predict each user's revenue and payments over the next ``horizon`` periods.
 
 Every frame holds rows of ``rfm_user_features`` (point-in-time features of one or several
-snapshot periods) plus the columns :func:`add_btyd_inputs` derives from them.
+snapshot periods) plus the columns :func:`add_btyd_inputs` derives from them, and the computed
+traits of ``rfm_user_traits`` as ``trait_<name>`` columns when the project has event sources.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ FEATURES: tuple[str, ...] = (
 scores, which are in."""
 
 BTYD_FEATURES: tuple[str, ...] = ("btyd_purchases", "btyd_p_alive", "btyd_revenue")
+
+TRAIT_PREFIX = "trait_"
+"""The computed traits' columns in a frame (ltv/warehouse.py: ``load_traits``)."""
+
+
+def trait_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    return tuple(column for column in frame.columns if column.startswith(TRAIT_PREFIX))
 
 
 def add_btyd_inputs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -191,6 +199,23 @@ class Boosting:
 
 
 @dataclass(frozen=True)
+class BoostingWithTraits:
+    """The boosting model with the computed traits added: offered only when the frame has
+    them, so that the report says whether they helped out of time. A user without a profile
+    has missing traits, which the model handles as such (no imputation)."""
+
+    traits: tuple[str, ...] = ()
+    name: str = "gbm_poisson_traits"
+    kind: str = "boosting"
+    needs_labels: bool = True
+    description: str = "gradient boosting (Poisson loss) on the features and the computed traits"
+
+    def predict(self, train: pd.DataFrame, target: pd.DataFrame, context: Context
+                ) -> Prediction:
+        return _fit_predict([*FEATURES, *self.traits], train, target, context.seed)
+
+
+@dataclass(frozen=True)
 class Hybrid:
     name: str = "hybrid_gbm_bgnbd"
     kind: str = "hybrid"
@@ -204,6 +229,9 @@ class Hybrid:
         return _fit_predict([*FEATURES, *BTYD_FEATURES], train, target, context.seed)
 
 
-def all_candidates() -> list[Candidate]:
-    """In the order of the report: baselines first."""
-    return [Zero(), LastHorizon(), HistoricalRate(), BetaGeoGammaGamma(), Boosting(), Hybrid()]
+def all_candidates(traits: tuple[str, ...] = ()) -> list[Candidate]:
+    """In the order of the report: baselines first. ``traits``: the frame's trait columns
+    (none: no candidate with traits)."""
+    with_traits: list[Candidate] = [BoostingWithTraits(traits)] if traits else []
+    return [Zero(), LastHorizon(), HistoricalRate(), BetaGeoGammaGamma(), Boosting(),
+            *with_traits, Hybrid()]

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from rfm_segmentation import dbt_runner, warehouses
 from rfm_segmentation.ltv import pipeline, report, warehouse
+from rfm_segmentation.ltv.candidates import trait_columns
 from rfm_segmentation.warehouses import postgres
 
 
@@ -39,6 +40,12 @@ def cmd_ltv(args: argparse.Namespace, console: Console, root: Path) -> int:
         f"{schema}.{warehouse.FEATURES_TABLE}: {len(periods)} periods, horizon {horizon} "
         f"periods; loaded {len(features):,} rows of {len(plan.periods_needed)} periods"
     )
+    traits = trait_columns(features)
+    if traits:
+        console.print(
+            f"{schema}.{warehouse.TRAITS_TABLE}: {len(traits)} trait input(s) "
+            f"({', '.join(traits)}), compared out of time with and without them"
+        )
     console.rule("[bold]2/4 candidates, out of time")
     outcome = pipeline.run(features, plan, seed=args.seed, progress=console.print)
     for message in outcome.messages:

@@ -32,11 +32,14 @@ import pandas as pd
 
 from rfm_segmentation.ltv.btyd import FitError
 from rfm_segmentation.ltv.candidates import (
+    Boosting,
+    BoostingWithTraits,
     Candidate,
     Context,
     Prediction,
     add_btyd_inputs,
     all_candidates,
+    trait_columns,
 )
 from rfm_segmentation.ltv.metrics import Metrics, evaluate
 
@@ -140,7 +143,8 @@ def run(features: pd.DataFrame, plan: Plan, *, seed: int = 0,
     """Compare the candidates out of time, refit the chosen one, predict for current users.
 
     ``features``: rows of rfm_user_features for (at least) ``plan.periods_needed``."""
-    candidates = list(candidates) if candidates is not None else all_candidates()
+    candidates = (list(candidates) if candidates is not None
+                  else all_candidates(trait_columns(features)))
     by_name = {c.name: c for c in candidates}
     features = add_btyd_inputs(features)
     context = Context(horizon_periods=plan.horizon_periods, seed=seed)
@@ -192,6 +196,9 @@ def run(features: pd.DataFrame, plan: Plan, *, seed: int = 0,
                 f"top-10% share {metrics.top_decile_share:6.1%}  "
                 f"pred/actual {metrics.predicted_to_actual:5.2f}"
             )
+        effect = traits_effect(results)
+        if effect:
+            messages.append(effect)
         best = _choose(results)
         if best is None:
             chosen_name, reason = LAST_RESORT, "fallback: no candidate could be scored"
@@ -212,6 +219,22 @@ def run(features: pd.DataFrame, plan: Plan, *, seed: int = 0,
         prediction = by_name[LAST_RESORT].predict(final_train, latest, context)
     return Outcome(plan, seed, chosen_name, reason, results,
                    _predictions(latest, prediction, plan, chosen_name), messages)
+
+
+def traits_effect(results: Sequence[CandidateResult]) -> str | None:
+    """Whether the computed traits helped out of time: the boosting model with them against the
+    same model without them, on the same validation rows."""
+    scored = {r.name: r.metrics for r in results if r.metrics is not None}
+    without, with_traits = scored.get(Boosting.name), scored.get(BoostingWithTraits.name)
+    if without is None or with_traits is None:
+        return None
+    change = (with_traits.rmse - without.rmse) / without.rmse if without.rmse else math.nan
+    verdict = "helped" if with_traits.rmse < without.rmse else "did not help"
+    return (
+        f"the computed traits {verdict} out of time: {BoostingWithTraits.name} RMSE "
+        f"{with_traits.rmse:,.2f} against {without.rmse:,.2f} for {Boosting.name} without "
+        f"them ({change:+.1%})"
+    )
 
 
 def _predictions(latest: pd.DataFrame, prediction: Prediction, plan: Plan, model: str

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from rfm_segmentation.ltv.candidates import TRAIT_PREFIX
 from rfm_segmentation.ltv.pipeline import InsufficientDataError, Outcome, Period
 from rfm_segmentation.warehouses.postgres import Connection, cursor
 
 FEATURES_TABLE = "rfm_user_features"
+TRAITS_TABLE = "rfm_user_traits"
 PREDICTIONS_TABLE = "ltv_predictions"
 REPORT_TABLE = "ltv_model_report"
 
@@ -55,7 +58,8 @@ def load_periods(connection: Connection, schema: str) -> tuple[list[Period], int
 
 
 def load_features(connection: Connection, schema: str, periods: Sequence[Any]) -> pd.DataFrame:
-    """Rows of rfm_user_features of the given snapshot periods, numbers as floats."""
+    """Rows of rfm_user_features of the given snapshot periods, numbers as floats, with the
+    computed traits of rfm_user_traits (``load_traits``) when the project has them."""
     with cursor(connection) as cur:
         cur.execute(
             sql.SQL("select * from {} where snapshot_period = any(%s)"
@@ -69,7 +73,45 @@ def load_features(connection: Connection, schema: str, periods: Sequence[Any]) -
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     for column in ("snapshot_at", "first_payment_at", "last_payment_at", "label_window_end_at"):
         frame[column] = pd.to_datetime(frame[column])
+    traits = load_traits(connection, schema, periods)
+    if traits is not None:
+        frame = frame.merge(traits, on=["snapshot_period", "user_id"], how="left")
     return frame
+
+
+def load_traits(connection: Connection, schema: str, periods: Sequence[Any]
+                ) -> pd.DataFrame | None:
+    """The computed traits of rfm_user_traits at the given snapshot periods, as model inputs
+    ``trait_<name>`` keyed by (snapshot_period, user_id): a number as a float, an instant as
+    the days from it to the row's snapshot_at; text traits (a favourite product) are left out.
+    None when the table does not exist or is empty (no event sources: no user has a
+    profile)."""
+    with cursor(connection) as cur:
+        if not _relation_exists(cur, schema, TRAITS_TABLE):
+            return None
+        cur.execute(
+            sql.SQL("select * from {} where snapshot_period = any(%s)").format(
+                sql.Identifier(schema, TRAITS_TABLE)),
+            (list(periods),),
+        )
+        names = [c.name for c in cur.description]
+        frame = pd.DataFrame(cur.fetchall(), columns=names)
+    if frame.empty:
+        return None
+    inputs = frame[["snapshot_period", "user_id"]].copy()
+    snapshot_at = pd.to_datetime(frame["snapshot_at"])
+    for name in names:
+        if name in ("snapshot_period", "user_id", "profile_id", "snapshot_at"):
+            continue
+        values = frame[name].dropna()
+        if values.empty:
+            continue
+        if isinstance(values.iloc[0], datetime):
+            days = (snapshot_at - pd.to_datetime(frame[name])).dt.total_seconds() / 86_400.0
+            inputs[f"{TRAIT_PREFIX}{name}_days_ago"] = days
+        elif isinstance(values.iloc[0], (int, float, Decimal)):
+            inputs[TRAIT_PREFIX + name] = pd.to_numeric(frame[name]).astype(float)
+    return inputs
 
 
 def write(connection: Connection, ltv_schema: str, outcome: Outcome, trained_at: datetime

@@ -1,0 +1,208 @@
+"""``rfm identity-bench``: how the identity graph and the computed traits grow with the number of
+identifiers and events (docs/identity.md, "Speed").
+
+Generated people, each with one account (user_id), one to three devices (anonymous_id) and one
+or two e-mails, linked by identify calls and by events that carry two identifiers; one person
+in a hundred also has a chain of devices and e-mails (each device seen with the next e-mail), so
+that the label propagation needs several passes. Every person browses, adds to the cart,
+orders and clicks e-mails over three years; each account pays once (the traits read the clean
+payments too). Deterministic by size.
+
+One run: a fresh warehouse (the bench database on PostgreSQL, a fresh file on DuckDB), the raw
+tables loaded, then ``dbt build`` of the graph and the profile traits, timed; the passes are read
+from the build's log. Results: ``benchmarks/identity.json`` (one entry per engine and size) and
+``benchmarks/identity.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from rfm_segmentation import demo, warehouses
+from rfm_segmentation.bench.backends import engine_bench
+from rfm_segmentation.bench.dbt_runs import DbtRun, DbtRunner, dbt_vars
+from rfm_segmentation.bench.plan import DBT_SCHEMA, BenchOptions
+from rfm_segmentation.bench.runner import bench_peak_rss_mb
+from rfm_segmentation.raw import EventRow, IdentifyRow, PaymentRow
+from rfm_segmentation.warehouses import postgres
+
+
+@dataclass(frozen=True)
+class GraphSize:
+    people: int
+    events_per_person: int
+
+
+# L: about 1M identifiers, 3M links and 10M events
+SIZES: Final = {
+    "S": GraphSize(people=10_000, events_per_person=30),
+    "M": GraphSize(people=100_000, events_per_person=30),
+    "L": GraphSize(people=330_000, events_per_person=30),
+}
+START: Final = datetime(2022, 1, 1)
+AS_OF: Final = datetime(2025, 1, 1)
+CHAIN_EVERY: Final = 100  # one person in CHAIN_EVERY has a chain of CHAIN_LENGTH devices
+CHAIN_LENGTH: Final = 40
+EVENT_NAMES: Final = ("page_viewed", "product_viewed", "product_added", "order_completed",
+                      "email_clicked")
+SELECTION: Final = ("build", "--select", "+customer_profiles", "+profile_traits",
+                    "--exclude-resource-type", "unit_test")
+MODELS: Final = ("int_identity_observations", "int_identity_nodes", "int_identity_links",
+                 "int_identity_components", "identity_map", "customer_profiles",
+                 "int_profile_events", "profile_traits")
+
+
+@dataclass
+class Person:
+    user_id: str
+    devices: list[str]
+    emails: list[str]
+
+
+def people(size: GraphSize, seed: int = 42) -> Iterator[Person]:
+    rng = np.random.default_rng(seed)
+    for n in range(size.people):
+        chained = n % CHAIN_EVERY == 0
+        devices = CHAIN_LENGTH if chained else int(rng.integers(1, 4))
+        emails = CHAIN_LENGTH if chained else int(rng.integers(1, 3))
+        yield Person(f"u{n:07d}", [f"d{n:07d}-{k}" for k in range(devices)],
+                     [f"p{n:07d}.{k}@example.org" for k in range(emails)])
+
+
+def _instant(rng: np.random.Generator) -> datetime:
+    return START + timedelta(seconds=int(rng.integers(0, int((AS_OF - START).total_seconds()))))
+
+
+def identifies(size: GraphSize) -> Iterator[IdentifyRow]:
+    """Each device logs in to the account with the person's first e-mail; a chain's device k is
+    also seen with e-mail k (and device k + 1 with it too)."""
+    rng = np.random.default_rng(7)
+    for person in people(size):
+        for k, device in enumerate(person.devices):
+            yield (_instant(rng), person.user_id, device, person.emails[0])
+            if len(person.devices) > 1 and k < len(person.emails):
+                yield (_instant(rng), None, device, person.emails[k])
+                if k + 1 < len(person.devices):
+                    yield (_instant(rng), None, person.devices[k + 1], person.emails[k])
+
+
+def events(size: GraphSize) -> Iterator[EventRow]:
+    rng = np.random.default_rng(11)
+    number = 0
+    for person in people(size):
+        for _ in range(size.events_per_person):
+            number += 1
+            name = EVENT_NAMES[int(rng.integers(0, len(EVENT_NAMES)))]
+            device = person.devices[int(rng.integers(0, len(person.devices)))]
+            revenue = Decimal(int(rng.integers(100, 20_000))) / 100 \
+                if name == "order_completed" else None
+            product = f"sku-{int(rng.integers(0, 50))}" if name != "page_viewed" else None
+            who = (person.user_id, device, None) if rng.random() < 0.5 else (None, device, None)
+            yield (f"e{number:09d}", _instant(rng), name, *who, revenue, product)
+
+
+def payments(size: GraphSize) -> Iterator[PaymentRow]:
+    rng = np.random.default_rng(13)
+    for n, person in enumerate(people(size)):
+        yield (f"pay{n:08d}", person.user_id, _instant(rng),
+               Decimal(int(rng.integers(100, 20_000))) / 100)
+
+
+def run(root: Path, size_name: str, engine: str, console: Console) -> dict[str, Any]:
+    size = SIZES[size_name]
+    options = BenchOptions(database="rfm_identity_bench", engine=engine)
+    server = postgres.resolve(root) if engine == "postgres" else None
+    bench = engine_bench(root, options, server)
+    bench.prepare()
+    warehouse: warehouses.Warehouse = bench.warehouse
+    console.print(f"generating and loading {size.people:,} people ...")
+    warehouse.load_raw(payments(size), demo.generate_calendar(START.date(), AS_OF.date()))
+    loaded = warehouse.load_events(events(size), identifies(size))
+    runner = DbtRunner(root, warehouse, bench.workdir)
+    console.print(f"dbt build of the graph and the profile traits on {engine} ...")
+    build = runner.run(list(SELECTION), dbt_vars(AS_OF), label="identity")
+    passes = re.findall(r"labels converged after (\d+) passes", Path(build.log_path).read_text())
+
+    def count(relation: str, where: str = "") -> int:
+        return int(bench.scalar(f"select count(*) from {relation} {where}"))
+
+    result = {
+        "engine": engine, "size": size_name, "people": size.people,
+        "events": loaded["fact_events"], "identifies": loaded["identifies"],
+        "identifiers": count(f"{DBT_SCHEMA}.identity_map"),
+        "links": count(f"{DBT_SCHEMA}.int_identity_links", "where is_merging"),
+        "profiles": count(f"{DBT_SCHEMA}.customer_profiles"),
+        "passes": int(passes[-1]) if passes else None,
+        "build_wall_s": round(build.wall_s, 2),
+        "models_s": _model_times(build),
+        "dbt_peak_rss_mb": round(build.peak_rss_mb, 1),
+        "bench_peak_rss_mb": round(bench_peak_rss_mb(), 1),
+        "measured_at": datetime.now().isoformat(timespec="seconds"),
+    }
+    bench.close()
+    return result
+
+
+def _model_times(build: DbtRun) -> dict[str, float | None]:
+    return {name: (round(t, 2) if (t := build.node_time(name)) is not None else None)
+            for name in MODELS}
+
+
+def write(out_dir: Path, result: dict[str, Any]) -> Path:
+    json_path = out_dir / "identity.json"
+    runs = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    runs[f"{result['size']}-{result['engine']}"] = result
+    json_path.write_text(json.dumps(runs, indent=2, sort_keys=True) + "\n")
+    lines = [
+        "# Identity graph and computed traits: figures",
+        "",
+        "Written by `rfm identity-bench` (docs/identity.md, \"Speed\"); one run per row.",
+        "",
+        "| engine | size | people | identifiers | links | events | profiles | passes |"
+        " build (wall) | components | identity_map | profile_traits |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key in sorted(runs, key=lambda k: (runs[k]["engine"], runs[k]["people"])):
+        r = runs[key]
+        m = r["models_s"]
+        lines.append(
+            f"| {r['engine']} | {r['size']} | {r['people']:,} | {r['identifiers']:,} |"
+            f" {r['links']:,} | {r['events']:,} | {r['profiles']:,} | {r['passes']} |"
+            f" {r['build_wall_s']:.1f} s | {m['int_identity_components']} s |"
+            f" {m['identity_map']} s | {m['profile_traits']} s |"
+        )
+    md_path = out_dir / "identity.md"
+    md_path.write_text("\n".join(lines) + "\n")
+    return md_path
+
+
+def cmd_identity_bench(args: argparse.Namespace, console: Console, root: Path) -> int:
+    engine = args.engine or warehouses.engine_from_env()
+    if engine == "spark":
+        console.print("[red]identity-bench runs on postgres or duckdb[/]")
+        return 2
+    result = run(root, args.size, engine, console)
+    md_path = write(args.output or root / "benchmarks", result)
+    table = Table(title=f"identity graph, size {args.size} on {engine}")
+    for name in ("identifiers", "links", "events", "profiles", "passes", "build_wall_s"):
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{result[n]:,}" if isinstance(result[n], int) else str(result[n])
+                    for n in ("identifiers", "links", "events", "profiles", "passes",
+                              "build_wall_s")))
+    console.print(table)
+    console.print(f"models (s): {result['models_s']}")
+    console.print(f"wrote {md_path}")
+    return 0
+
