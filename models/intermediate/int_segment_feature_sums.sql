@@ -9,7 +9,7 @@
 {#- its joins hash the latest period's features: at the server's default work_mem they spill
     to disk -#}
 {{ config(materialized='table', pre_hook=rfm_session_tuning()) }}
--- depends_on: {{ ref('computed_traits') }}
+-- depends_on: {{ ref('computed_traits') }}, {{ ref('identity_event_names') }}
 {#- (name, kind, value): the users' features, then the computed traits of the latest snapshot
     (rfm_user_traits; null for a user without a profile): a number as it is, an instant as the
     days from it to the snapshot, a text as a category -#}

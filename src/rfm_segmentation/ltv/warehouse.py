@@ -103,14 +103,16 @@ def load_traits(connection: Connection, schema: str, periods: Sequence[Any]
     for name in names:
         if name in ("snapshot_period", "user_id", "profile_id", "snapshot_at"):
             continue
-        values = frame[name].dropna()
+        column = frame[name]
+        values = column.dropna()
         if values.empty:
             continue
-        if isinstance(values.iloc[0], datetime):
-            days = (snapshot_at - pd.to_datetime(frame[name])).dt.total_seconds() / 86_400.0
+        first = values.iloc[0]
+        if pd.api.types.is_datetime64_any_dtype(column) or isinstance(first, datetime):
+            days = (snapshot_at - pd.to_datetime(column)).dt.total_seconds() / 86_400.0
             inputs[f"{TRAIT_PREFIX}{name}_days_ago"] = days
-        elif isinstance(values.iloc[0], (int, float, Decimal)):
-            inputs[TRAIT_PREFIX + name] = pd.to_numeric(frame[name]).astype(float)
+        elif pd.api.types.is_numeric_dtype(column) or isinstance(first, Decimal):
+            inputs[TRAIT_PREFIX + name] = pd.to_numeric(column).astype(float)
     return inputs
 
 
