@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     identity_bench = sub.add_parser(
         "identity-bench", help="the identity graph and traits at scale (benchmarks/identity.md)")
     identity_bench.add_argument("--size", choices=list(identity.SIZES), default="S",
-                                help="S: 10k people, M: 100k, L: 330k (~1M ids, 10M events)")
+                                help="S: 10k people, M: 100k, L: 200k (~1M ids, 10M events)")
     identity_bench.add_argument("--engine", choices=["postgres", "duckdb"], default=None,
                                 help="default: DBT_TARGET, else postgres")
     identity_bench.add_argument("--output", type=Path, default=None,

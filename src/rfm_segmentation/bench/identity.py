@@ -3,10 +3,10 @@ identifiers and events (docs/identity.md, "Speed").
 
 Generated people, each with one account (user_id), one to three devices (anonymous_id) and one
 or two e-mails, linked by identify calls and by events that carry two identifiers; one person
-in a hundred also has a chain of devices and e-mails (each device seen with the next e-mail), so
-that the label propagation needs several passes. Every person browses, adds to the cart,
-orders and clicks e-mails over three years; each account pays once (the traits read the clean
-payments too). Deterministic by size.
+in a hundred instead has a chain of accounts linked by e-mails (account k seen with e-mails k
+and k - 1), so that the label propagation needs several passes. Every person browses, adds to
+the cart, orders and clicks e-mails over three years; the first account of each person pays
+once (the traits read the clean payments too). Deterministic by size.
 
 One run: a fresh warehouse (the bench database on PostgreSQL, a fresh file on DuckDB), the raw
 tables loaded, then ``dbt build`` of the graph and the profile traits, timed; the passes are read
@@ -45,19 +45,20 @@ class GraphSize:
     events_per_person: int
 
 
-# L: about 1M identifiers, 3M links and 10M events
+# L: about 1M identifiers and 10M events
 SIZES: Final = {
     "S": GraphSize(people=10_000, events_per_person=30),
     "M": GraphSize(people=100_000, events_per_person=30),
-    "L": GraphSize(people=330_000, events_per_person=30),
+    "L": GraphSize(people=200_000, events_per_person=50),
 }
 START: Final = datetime(2022, 1, 1)
 AS_OF: Final = datetime(2025, 1, 1)
-CHAIN_EVERY: Final = 100  # one person in CHAIN_EVERY has a chain of CHAIN_LENGTH devices
+CHAIN_EVERY: Final = 100  # one person in CHAIN_EVERY has a chain of CHAIN_LENGTH accounts
 CHAIN_LENGTH: Final = 40
 EVENT_NAMES: Final = ("page_viewed", "product_viewed", "product_added", "order_completed",
                       "email_clicked")
 SELECTION: Final = ("build", "--select", "+customer_profiles", "+profile_traits",
+                    "--indirect-selection", "cautious",
                     "--exclude-resource-type", "unit_test")
 MODELS: Final = ("int_identity_observations", "int_identity_nodes", "int_identity_links",
                  "int_identity_components", "identity_map", "customer_profiles",
@@ -66,18 +67,25 @@ MODELS: Final = ("int_identity_observations", "int_identity_nodes", "int_identit
 
 @dataclass
 class Person:
-    user_id: str
+    accounts: list[str]  # user_ids: one, or a chain of CHAIN_LENGTH linked by e-mails
     devices: list[str]
     emails: list[str]
 
 
 def people(size: GraphSize, seed: int = 42) -> Iterator[Person]:
+    """Deterministic people. A chain's accounts get random names, so that the order of the
+    node ids (the profile-naming order) does not follow the chain: the propagation then needs
+    about log2 of its length in passes, as on real data in random order."""
     rng = np.random.default_rng(seed)
     for n in range(size.people):
-        chained = n % CHAIN_EVERY == 0
-        devices = CHAIN_LENGTH if chained else int(rng.integers(1, 4))
-        emails = CHAIN_LENGTH if chained else int(rng.integers(1, 3))
-        yield Person(f"u{n:07d}", [f"d{n:07d}-{k}" for k in range(devices)],
+        if n % CHAIN_EVERY == 0:
+            accounts = [f"u{int(rng.integers(0, 10**12)):012d}" for _ in range(CHAIN_LENGTH)]
+            emails = [f"c{n:07d}.{k}@example.org" for k in range(CHAIN_LENGTH)]
+            yield Person(accounts, [f"d{n:07d}-0"], emails)
+            continue
+        devices = int(rng.integers(1, 4))
+        emails = int(rng.integers(1, 3))
+        yield Person([f"u{n:07d}"], [f"d{n:07d}-{k}" for k in range(devices)],
                      [f"p{n:07d}.{k}@example.org" for k in range(emails)])
 
 
@@ -86,37 +94,51 @@ def _instant(rng: np.random.Generator) -> datetime:
 
 
 def identifies(size: GraphSize) -> Iterator[IdentifyRow]:
-    """Each device logs in to the account with the person's first e-mail; a chain's device k is
-    also seen with e-mail k (and device k + 1 with it too)."""
+    """Each device logs in to the account with the person's first e-mail, and the account is
+    seen with its other e-mails; in a chain, account k is seen with e-mails k and k - 1."""
     rng = np.random.default_rng(7)
     for person in people(size):
-        for k, device in enumerate(person.devices):
-            yield (_instant(rng), person.user_id, device, person.emails[0])
-            if len(person.devices) > 1 and k < len(person.emails):
-                yield (_instant(rng), None, device, person.emails[k])
-                if k + 1 < len(person.devices):
-                    yield (_instant(rng), None, person.devices[k + 1], person.emails[k])
+        main = person.accounts[0]
+        for device in person.devices:
+            yield (_instant(rng), main, device, person.emails[0])
+        if len(person.accounts) > 1:
+            for k in range(1, len(person.accounts)):
+                yield (_instant(rng), person.accounts[k], None, person.emails[k])
+                yield (_instant(rng), person.accounts[k], None, person.emails[k - 1])
+        else:
+            for email in person.emails[1:]:
+                yield (_instant(rng), main, None, email)
 
 
 def events(size: GraphSize) -> Iterator[EventRow]:
     rng = np.random.default_rng(11)
+    span = int((AS_OF - START).total_seconds())
     number = 0
     for person in people(size):
-        for _ in range(size.events_per_person):
+        k = size.events_per_person
+        names = rng.integers(0, len(EVENT_NAMES), k)
+        devices = rng.integers(0, len(person.devices), k)
+        accounts = rng.integers(0, len(person.accounts), k)
+        logged_in = rng.random(k) < 0.5
+        seconds = rng.integers(0, span, k)
+        cents = rng.integers(100, 20_000, k)
+        products = rng.integers(0, 50, k)
+        for i in range(k):
             number += 1
-            name = EVENT_NAMES[int(rng.integers(0, len(EVENT_NAMES)))]
-            device = person.devices[int(rng.integers(0, len(person.devices)))]
-            revenue = Decimal(int(rng.integers(100, 20_000))) / 100 \
-                if name == "order_completed" else None
-            product = f"sku-{int(rng.integers(0, 50))}" if name != "page_viewed" else None
-            who = (person.user_id, device, None) if rng.random() < 0.5 else (None, device, None)
-            yield (f"e{number:09d}", _instant(rng), name, *who, revenue, product)
+            name = EVENT_NAMES[names[i]]
+            yield (
+                f"e{number:09d}", START + timedelta(seconds=int(seconds[i])), name,
+                person.accounts[accounts[i]] if logged_in[i] else None,
+                person.devices[devices[i]], None,
+                Decimal(int(cents[i])) / 100 if name == "order_completed" else None,
+                f"sku-{products[i]}" if name != "page_viewed" else None,
+            )
 
 
 def payments(size: GraphSize) -> Iterator[PaymentRow]:
     rng = np.random.default_rng(13)
     for n, person in enumerate(people(size)):
-        yield (f"pay{n:08d}", person.user_id, _instant(rng),
+        yield (f"pay{n:08d}", person.accounts[0], _instant(rng),
                Decimal(int(rng.integers(100, 20_000))) / 100)
 
 
@@ -142,7 +164,8 @@ def run(root: Path, size_name: str, engine: str, console: Console) -> dict[str, 
         "engine": engine, "size": size_name, "people": size.people,
         "events": loaded["fact_events"], "identifies": loaded["identifies"],
         "identifiers": count(f"{DBT_SCHEMA}.identity_map"),
-        "links": count(f"{DBT_SCHEMA}.int_identity_links", "where is_merging"),
+        "links": count(f"{DBT_SCHEMA}.int_identity_links"),
+        "merging_links": count(f"{DBT_SCHEMA}.int_identity_links", "where is_merging"),
         "profiles": count(f"{DBT_SCHEMA}.customer_profiles"),
         "passes": int(passes[-1]) if passes else None,
         "build_wall_s": round(build.wall_s, 2),
@@ -161,6 +184,7 @@ def _model_times(build: DbtRun) -> dict[str, float | None]:
 
 
 def write(out_dir: Path, result: dict[str, Any]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "identity.json"
     runs = json.loads(json_path.read_text()) if json_path.is_file() else {}
     runs[f"{result['size']}-{result['engine']}"] = result
@@ -170,7 +194,7 @@ def write(out_dir: Path, result: dict[str, Any]) -> Path:
         "",
         "Written by `rfm identity-bench` (docs/identity.md, \"Speed\"); one run per row.",
         "",
-        "| engine | size | people | identifiers | links | events | profiles | passes |"
+        "| engine | size | people | identifiers | links (merging) | events | profiles | passes |"
         " build (wall) | components | identity_map | profile_traits |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -179,7 +203,8 @@ def write(out_dir: Path, result: dict[str, Any]) -> Path:
         m = r["models_s"]
         lines.append(
             f"| {r['engine']} | {r['size']} | {r['people']:,} | {r['identifiers']:,} |"
-            f" {r['links']:,} | {r['events']:,} | {r['profiles']:,} | {r['passes']} |"
+            f" {r['links']:,} ({r['merging_links']:,}) | {r['events']:,} | {r['profiles']:,} |"
+            f" {r['passes']} |"
             f" {r['build_wall_s']:.1f} s | {m['int_identity_components']} s |"
             f" {m['identity_map']} s | {m['profile_traits']} s |"
         )
@@ -196,11 +221,12 @@ def cmd_identity_bench(args: argparse.Namespace, console: Console, root: Path) -
     result = run(root, args.size, engine, console)
     md_path = write(args.output or root / "benchmarks", result)
     table = Table(title=f"identity graph, size {args.size} on {engine}")
-    for name in ("identifiers", "links", "events", "profiles", "passes", "build_wall_s"):
+    shown = ("identifiers", "links", "merging_links", "events", "profiles", "passes",
+             "build_wall_s")
+    for name in shown:
         table.add_column(name, justify="right")
     table.add_row(*(f"{result[n]:,}" if isinstance(result[n], int) else str(result[n])
-                    for n in ("identifiers", "links", "events", "profiles", "passes",
-                              "build_wall_s")))
+                    for n in shown))
     console.print(table)
     console.print(f"models (s): {result['models_s']}")
     console.print(f"wrote {md_path}")
