@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from rfm_segmentation import demo as demo_data
+from rfm_segmentation.bench import identity as identity_bench
 from rfm_segmentation.raw import EventRow, IdentifyRow
 
 from conftest import (
@@ -69,7 +70,7 @@ def identifiers(user_id: str | None, anonymous_id: str | None, email: str | None
             normalised(email, "email"))
 
 
-def screen_events(rows: list[EventRow]) -> list[str | None]:
+def screen_events(rows: list[EventRow], as_of: datetime = AS_OF) -> list[str | None]:
     """Per raw event: None when clean, else the first rejection reason that applies."""
     reasons: list[str | None] = []
     for event_id, at, name, user_id, anonymous_id, email, _, _ in rows:
@@ -81,7 +82,7 @@ def screen_events(rows: list[EventRow]) -> list[str | None]:
             reasons.append("unknown_event_name")
         elif identifiers(user_id, anonymous_id, email) == (None, None, None):
             reasons.append("missing_identifier")
-        elif at >= AS_OF:
+        elif at >= as_of:
             reasons.append("after_as_of")
         else:
             reasons.append(None)
@@ -120,14 +121,15 @@ def rank(node: tuple[str, str]) -> tuple[int, str]:
 
 
 def expected_identity_map(events: list[EventRow], identifies: list[IdentifyRow], *,
-                          max_user_ids: int = 5, merge_via_anonymous: bool = False
+                          max_user_ids: int = 5, merge_via_anonymous: bool = False,
+                          as_of: datetime = AS_OF,
                           ) -> dict[tuple[str, str], tuple[str | None, str]]:
     """{(type, value): (profile_id, status)} by the rules of docs/identity.md."""
-    reasons = screen_events(events)
+    reasons = screen_events(events, as_of)
     observations = [identifiers(*row[3:6]) for row, reason in zip(events, reasons, strict=True)
                     if reason is None]
     observations += [identifiers(*row[1:]) for row in identifies
-                     if row[0] is not None and row[0] < AS_OF]
+                     if row[0] is not None and row[0] < as_of]
     linked: dict[tuple[str, str], set[str]] = {}
     links: set[tuple[tuple[str, str], tuple[str, str]]] = set()
     for user_id, anonymous_id, email in observations:
@@ -425,3 +427,21 @@ def test_demo_events_hold_every_case_the_graph_must_handle() -> None:
     assert any(n >= 2 for n in user_ids.values()), "a profile merged from two accounts"
     variants = {row[5] for row in clean if row[5]}
     assert any(v != v.strip() for v in variants) and any(v != v.lower() for v in variants)
+
+
+def test_the_identity_benchmark_makes_one_profile_per_person() -> None:
+    """`rfm identity-bench`'s generated graph (src/rfm_segmentation/bench/identity.py): by the
+    reference, every person is one profile, a chain of accounts linked by e-mails included, and
+    nothing is shared or ambiguous, so that the benchmark measures what it says."""
+    size = identity_bench.GraphSize(people=2 * identity_bench.CHAIN_EVERY, events_per_person=4)
+    events = list(identity_bench.events(size))
+    identifies = list(identity_bench.identifies(size))
+    assert events == list(identity_bench.events(size)), "deterministic"
+    expected = expected_identity_map(events, identifies, as_of=identity_bench.AS_OF)
+    people = list(identity_bench.people(size))
+    assert max(len(p.accounts) for p in people) == identity_bench.CHAIN_LENGTH
+    assert {status for _, status in expected.values()} == {"assigned"}
+    for person in people:
+        ids = [("user_id", a) for a in person.accounts] + [("email", e) for e in person.emails]
+        assert len({expected[node][0] for node in ids}) == 1, person
+    assert len({profile for profile, _ in expected.values()}) == size.people
