@@ -28,24 +28,14 @@ snapshot as (
 ),
 
 payments_in_period as (
-    select
-        user_id,
-        payments,
-        amount
-    from {{ ref('int_payments_per_user_period') }}
-    where period_start = {{ rfm_date_literal(period) }}
+    {{ rfm_period_payments(period) }}
 ),
 
 {%- for k in leaving %}
 
 -- the payments of the period that leaves the window of {{ k }} periods
 payments_leaving_{{ k }} as (
-    select
-        user_id,
-        payments,
-        amount
-    from {{ ref('int_payments_per_user_period') }}
-    where period_start = {{ rfm_date_literal(rfm_shift_period(period, -k)) }}
+    {{ rfm_period_payments(rfm_shift_period(period, -k)) }}
 ),
 {%- endfor %}
 

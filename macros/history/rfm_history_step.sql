@@ -31,26 +31,16 @@ snapshot as (
 ),
 
 payments_in_period as (
-    select
-        user_id,
-        payments,
-        amount,
-        first_payment_at,
-        last_payment_at
-    from {{ ref('int_payments_per_user_period') }}
-    where period_start = {{ rfm_date_literal(period) }}
+    {{ rfm_period_payments(
+        period, ['user_id', 'payments', 'amount', 'first_payment_at', 'last_payment_at']
+    ) }}
 ),
 
 {%- if window_periods %}
 
 -- the payments of the period that leaves the window of W periods
 payments_leaving_window as (
-    select
-        user_id,
-        payments,
-        amount
-    from {{ ref('int_payments_per_user_period') }}
-    where period_start = {{ rfm_date_literal(rfm_shift_period(period, -window_periods)) }}
+    {{ rfm_period_payments(rfm_shift_period(period, -window_periods)) }}
 ),
 {%- endif %}
 

@@ -11,11 +11,7 @@ payments as (
 ),
 
 user_profiles as (
-    select
-        identifier_value as user_id,
-        profile_id
-    from {{ ref('identity_map') }}
-    where identifier_type = 'user_id' and profile_id is not null
+    {{ rfm_user_profiles() }}
 ),
 
 payments_with_profiles as (

@@ -24,11 +24,7 @@ history as (
 ),
 
 user_profiles as (
-    select
-        identifier_value as user_id,
-        profile_id
-    from {{ ref('identity_map') }}
-    where identifier_type = 'user_id' and profile_id is not null
+    {{ rfm_user_profiles() }}
 ),
 
 profile_events as (
