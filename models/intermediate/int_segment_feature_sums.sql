@@ -21,6 +21,7 @@
     ('aum_per_day', 'behaviour', 'features.aum_per_day'),
     ('days_since_signup', 'attribute', 'features.days_since_signup'),
 ] %}
+{#- a category's value is a column named like the feature -#}
 {%- set category_features = [
     ('country', 'attribute', 'features.country'),
     ('acquisition_channel', 'attribute', 'features.acquisition_channel'),
@@ -100,12 +101,13 @@ member_features as (
         {%- endfor %}
         {%- for feature, kind, value in category_features %}
         {{- ',' }}
-        cast({{ value }} as {{ rfm_type('text') }}) as {{ feature }}
+        {{ value }}
         {%- endfor %}
     from memberships
     inner join features
         on memberships.user_id = features.user_id
-    left join user_traits
+    -- read by the trait features (none without the seed's traits)
+    left join user_traits  -- noqa: ST11
         on memberships.user_id = user_traits.user_id
 ),
 
