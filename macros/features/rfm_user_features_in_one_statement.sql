@@ -6,7 +6,7 @@
     Every sum is a difference of one running total: lifetime = running sum of the period's
     payments, last k periods = lifetime - lifetime k rows before. One sort per user, two window
     passes. An incremental run rewrites the periods from `recompute_from` (the last stored
-    period minus rfm_lookback_periods) and reads only their payments; the stored lifetime totals
+    period minus rfm_lookback_periods) and reads only their rows of int_payments_per_user_period; the stored lifetime totals
     of the `longest_window` periods before it are read back, one row per user (`stored_state`,
     `payments_before_j` = lifetime at recompute_from - j periods): they continue the user's
     grid, start the running totals, and a row fewer than k periods after recompute_from takes
@@ -36,18 +36,17 @@ periods as (
     {%- endif %}
 ),
 
-payments as (
-    {{ rfm_clean_payments(since=recompute_from) }}
-),
-
+-- the one aggregation of the payments, which the history reads too
 payments_per_user_period as (
     select
         user_id,
-        {{ rfm_period_start('payment_date') }} as period_start,
-        count(*) as payments,
-        sum(payment_amount) as revenue
-    from payments
-    group by 1, 2
+        period_start,
+        payments,
+        amount as revenue
+    from {{ ref('int_payments_per_user_period') }}
+    {%- if recompute_from %}
+    where period_start >= {{ rfm_date_literal(recompute_from) }}
+    {%- endif %}
 ),
 
 {%- if recompute_from %}

@@ -192,27 +192,21 @@ class Boosting:
     kind: str = "boosting"
     needs_labels: bool = True
     description: str = "gradient boosting (Poisson loss) on the point-in-time features"
-
-    def predict(self, train: pd.DataFrame, target: pd.DataFrame, context: Context
-                ) -> Prediction:
-        return _fit_predict(list(FEATURES), train, target, context.seed)
-
-
-@dataclass(frozen=True)
-class BoostingWithTraits:
-    """The boosting model with the computed traits added: offered only when the frame has
-    them, so that the report says whether they helped out of time. A user without a profile
-    has missing traits, which the model handles as such (no imputation)."""
-
-    traits: tuple[str, ...] = ()
-    name: str = "gbm_poisson_traits"
-    kind: str = "boosting"
-    needs_labels: bool = True
-    description: str = "gradient boosting (Poisson loss) on the features and the computed traits"
+    traits: tuple[str, ...] = ()  # computed-trait columns added to the features
 
     def predict(self, train: pd.DataFrame, target: pd.DataFrame, context: Context
                 ) -> Prediction:
         return _fit_predict([*FEATURES, *self.traits], train, target, context.seed)
+
+
+@dataclass(frozen=True)
+class BoostingWithTraits(Boosting):
+    """The boosting model with the computed traits added: offered only when the frame has
+    them, so that the report says whether they helped out of time. A user without a profile
+    has missing traits, which the model handles as such (no imputation)."""
+
+    name: str = "gbm_poisson_traits"
+    description: str = "gradient boosting (Poisson loss) on the features and the computed traits"
 
 
 @dataclass(frozen=True)
@@ -232,6 +226,6 @@ class Hybrid:
 def all_candidates(traits: tuple[str, ...] = ()) -> list[Candidate]:
     """In the order of the report: baselines first. ``traits``: the frame's trait columns
     (none: no candidate with traits)."""
-    with_traits: list[Candidate] = [BoostingWithTraits(traits)] if traits else []
+    with_traits: list[Candidate] = [BoostingWithTraits(traits=traits)] if traits else []
     return [Zero(), LastHorizon(), HistoricalRate(), BetaGeoGammaGamma(), Boosting(),
             *with_traits, Hybrid()]
