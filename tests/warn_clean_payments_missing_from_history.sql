@@ -3,7 +3,8 @@
 -- payments minus the latest frequency are the payments a normal (incremental) run did not
 -- include — dated before the periods it recomputed. The warning's count is that number of
 -- payments; `dbt build --full-refresh` includes them. (After a full refresh it must be 0: the
--- pytest suite checks the history against an independent reference.)
+-- pytest suite checks the history against an independent reference.) Payments count under
+-- their customer (rfm_customer_payments), as in the history.
 {{ config(
     enabled=rfm_window_periods() is none,
     severity='warn',
@@ -22,8 +23,7 @@ clean_payments_per_user as (
         user_id,
         count(*) as payments,
         sum(payment_amount) as amount
-    from {{ ref('stg_billing__payments') }}
-    where rejection_reason is null
+    from ({{ rfm_customer_payments() }}) as payments
     group by 1
 )
 

@@ -2,9 +2,10 @@
     The boundaries of an incremental run of a period-keyed model (rfm_segments_history,
     int_payments_per_user_period, int_user_features: python dates, rendered as literals), read
     once from the stored table's latest `period_column`:
-    - recompute_from: the first period recomputed = the last stored period minus
-      rfm_lookback_periods (docs/contract.md: the last rfm_lookback_periods + 1 stored periods
-      are redone);
+    - recompute_from: the first period recomputed (rfm_recompute_from) = the last stored period
+      minus rfm_lookback_periods (docs/contract.md: the last rfm_lookback_periods + 1 stored
+      periods are redone), or earlier when customer keys changed since the stored run
+      (rfm_customer_keys_changed_from, docs/identity.md);
     - state_period: the stored period before it, whose rows carry the running totals forward;
     - compute_from: the first period whose payments are read (W - 1 periods before
       recompute_from with a window W, so that the window sums are complete).
@@ -37,7 +38,7 @@
             ~ ": an incremental run cannot move back in time; rebuild it with --full-refresh"
         ) }}
     {%- endif -%}
-    {%- set recompute_from = rfm_shift_period(last_stored_period, -lookback_periods) -%}
+    {%- set recompute_from = rfm_recompute_from(last_stored_period) -%}
     {%- do bounds.update({
         'recompute_from': recompute_from,
         'state_period': rfm_shift_period(recompute_from, -1),

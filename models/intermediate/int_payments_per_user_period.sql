@@ -1,12 +1,14 @@
 {#-
     One row per (period_start, user_id) with clean payments in that period: their count, sum,
-    first and last instant. The one aggregation of the payments that the history folds over
+    first and last instant. user_id is the customer (rfm_customer_payments): with rfm_identity =
+    'profile', the smallest user_id of the payer's profile. The one aggregation of the payments that the history folds over
     (each period's step reads its own rows through the (period_start, user_id) index) and that
     the point-in-time features read.
 
     Incremental: a run recomputes the last stored period and rfm_lookback_periods before it (the
     periods whose payments stg_billing__payments may have screened again), after deleting them
-    all, so that a period left without any clean payment keeps no stale row. On Spark, whose
+    all, so that a period left without any clean payment keeps no stale row; from earlier when
+    customer keys changed (rfm_recompute_from). On Spark, whose
     insert_overwrite replaces only the partitions a run writes, the table is rebuilt instead.
 -#}
 {{ config(
@@ -14,7 +16,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[rfm_lock_model(), "{{ rfm_delete_recomputed_periods('period_start') }}"],
-    post_hook=[rfm_analyze()],
+    post_hook=[rfm_analyze(), "{{ rfm_store_customer_keys() }}"],
     indexes=[
         {'columns': ['period_start', 'user_id'], 'unique': true},
     ],
@@ -25,7 +27,7 @@
 with
 
 payments as (
-    {{ rfm_clean_payments(since=bounds.recompute_from) }}
+    {{ rfm_customer_payments(since=bounds.recompute_from) }}
 ),
 
 payments_per_user_period as (

@@ -20,12 +20,17 @@
     partition_by=rfm_partition_by('snapshot_period'),
     on_schema_change='fail',
     pre_hook=[rfm_lock_model(), rfm_session_tuning()],
-    post_hook=["{{ rfm_fold_remaining_periods(rfm_user_features_step) }}", rfm_analyze()],
+    post_hook=[
+        "{{ rfm_fold_remaining_periods(rfm_user_features_step) }}",
+        "{{ rfm_store_customer_keys() }}",
+        rfm_analyze(),
+    ],
     indexes=[{'columns': ['snapshot_period', 'user_id'], 'unique': true}],
     tags=['ml'],
 ) }}
 
 -- depends_on: {{ ref('int_payments_per_user_period') }}
+{{ rfm_depends_on_customer_keys() }}
 {%- set horizon = rfm_ltv_horizon_periods() -%}
 {%- if is_incremental() %}{{ rfm_check_stored_horizon(horizon) }}{% endif -%}
 {%- if target.type == 'spark' %}

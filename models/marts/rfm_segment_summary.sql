@@ -9,7 +9,10 @@
     partition_by=rfm_partition_by('snapshot_period'),
     on_schema_change='fail',
     pre_hook=[rfm_lock_model()],
+    post_hook=["{{ rfm_store_customer_keys() }}"],
 ) }}
+
+{{ rfm_depends_on_customer_keys() }}
 
 {%- set recompute_from = rfm_incremental_bounds().recompute_from %}
 

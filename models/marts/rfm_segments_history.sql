@@ -25,6 +25,7 @@
     post_hook=[
         "{{ rfm_fold_remaining_periods(rfm_history_step) }}",
         "{{ rfm_store_score_methods() }}",
+        "{{ rfm_store_customer_keys() }}",
         rfm_analyze(),
     ],
     indexes=[
@@ -33,6 +34,7 @@
 ) }}
 
 -- depends_on: {{ ref('rfm_score_thresholds') }}
+{{ rfm_depends_on_customer_keys() }}
 {#- the seed is read only by the metrics scored with `thresholds`: declared for every method,
     so that a change of method needs no other build order -#}
 {%- do rfm_check_stored_score_methods() %}

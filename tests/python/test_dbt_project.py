@@ -424,9 +424,12 @@ def test_scheduler_build_with_only_pg_variables(warehouse: Warehouse) -> None:
         ({"rfm_frequency_score_method": "ntile"},
          "Invalid var rfm_frequency_score_method=ntile: allowed values are 'percent_rank',"
          " 'thresholds' and 'mid_rank'"),
+        ({"rfm_identity": "email"},
+         "Invalid var rfm_identity=email: allowed values are 'user_id' (every user_id is a"
+         " customer) and 'profile'"),
     ],
     ids=["grain-day", "window-0", "window-neg", "lookback-text", "as_of-word", "as_of-feb30",
-         "as_of-injection", "score-method"],
+         "as_of-injection", "score-method", "identity"],
 )
 def test_wrong_vars_fail_at_compile_time_naming_the_var(
     warehouse: Warehouse, dbt_vars: dict[str, Any], message: str
