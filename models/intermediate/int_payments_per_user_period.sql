@@ -17,9 +17,7 @@
     on_schema_change='fail',
     pre_hook=[rfm_lock_model(), "{{ rfm_delete_recomputed_periods('period_start') }}"],
     post_hook=[rfm_analyze(), "{{ rfm_store_customer_keys() }}"],
-    indexes=[
-        {'columns': ['period_start', 'user_id'], 'unique': true},
-    ],
+    indexes=rfm_unique_index(['period_start', 'user_id']),
 ) }}
 
 {%- set bounds = rfm_incremental_bounds('period_start') %}

@@ -25,7 +25,7 @@
         "{{ rfm_store_customer_keys() }}",
         rfm_analyze(),
     ],
-    indexes=[{'columns': ['snapshot_period', 'user_id'], 'unique': true}],
+    indexes=rfm_unique_index(['snapshot_period', 'user_id']),
     tags=['ml'],
 ) }}
 

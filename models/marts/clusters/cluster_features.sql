@@ -6,7 +6,7 @@
     cluster_all_periods. Without dim_users the attributes are null; without any balance,
     aum_per_day and its log are null (and the model leaves the feature out).
 -#}
-{{ config(indexes=[{'columns': ['snapshot_period', 'user_id'], 'unique': true}]) }}
+{{ config(indexes=rfm_unique_index(['snapshot_period', 'user_id'])) }}
 {%- set all_periods = segment_bool_var('cluster_all_periods', false) %}
 
 with

@@ -1,0 +1,12 @@
+{#- The `indexes` config of a model keyed by `columns`: a unique index on PostgreSQL, which
+    enforces the key at every insert and serves the folds' per-period reads. None elsewhere: the
+    key tests check the key there (unique_combination_of_columns, enabled off PostgreSQL), and
+    DuckDB's unique index costs more than it serves: a commit that deletes and re-inserts the
+    recomputed periods under it spends seconds per hundred thousand rows maintaining it, while
+    the per-period reads use the table's zone maps (it is stored in period order). -#}
+{% macro rfm_unique_index(columns) -%}
+    {%- if target.type == 'postgres' -%}
+        {{- return([{'columns': columns, 'unique': true}]) -}}
+    {%- endif -%}
+    {{- return([]) -}}
+{%- endmacro %}
