@@ -13,7 +13,7 @@
     {%- endif -%}
     {%- set stored = {'recency': 'percent_rank', 'frequency': 'percent_rank',
                       'monetary': 'percent_rank'} -%}
-    {%- set marker = load_relation(rfm_score_methods_marker()) -%}
+    {%- set marker = load_relation(rfm_relation_beside('score_methods')) -%}
     {%- if marker is not none -%}
         {%- for row in run_query('select metric, score_method from ' ~ marker) -%}
             {%- do stored.update({row[0]: row[1]}) -%}

@@ -1,11 +1,11 @@
 {#- Post-hook of rfm_segments_history: records this run's scoring methods in the marker
-    (rfm_score_methods_marker), in the model's transaction, for the next incremental run's
+    (<this>__score_methods), in the model's transaction, for the next incremental run's
     rfm_check_stored_score_methods. Replaced whole: three rows. -#}
 {% macro rfm_store_score_methods() -%}
     {%- if not execute -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set marker = rfm_score_methods_marker() -%}
+    {%- set marker = rfm_relation_beside('score_methods') -%}
     {%- set methods = rfm_score_methods() -%}
     {%- set rows = [] -%}
     {%- for metric in ['recency', 'frequency', 'monetary'] -%}

@@ -3,7 +3,7 @@
 {% macro rfm_identity_drop_work_tables() -%}
     {%- if execute -%}
         {%- for suffix in ['edges', 'labels', 'labels_next'] -%}
-            {%- do adapter.drop_relation(rfm_identity_work_relation(suffix)) -%}
+            {%- do adapter.drop_relation(rfm_relation_beside(suffix)) -%}
         {%- endfor -%}
     {%- endif -%}
     {{- return('') -}}

@@ -22,9 +22,9 @@
         {{- return('') -}}
     {%- endif -%}
     {%- set max_passes = rfm_identity_max_passes() -%}
-    {%- set edges = rfm_identity_work_relation('edges') -%}
-    {%- set labels = rfm_identity_work_relation('labels') -%}
-    {%- set labels_next = rfm_identity_work_relation('labels_next') -%}
+    {%- set edges = rfm_relation_beside('edges') -%}
+    {%- set labels = rfm_relation_beside('labels') -%}
+    {%- set labels_next = rfm_relation_beside('labels_next') -%}
     {%- do rfm_identity_drop_work_tables() -%}
     {%- do run_query(rfm_create_table_as(edges,
         'select distinct from_node_id as node_id, to_node_id as neighbour_id from '

@@ -1,12 +1,12 @@
 {#- Post-hook of the period-keyed incremental models: records this run's customer keys
-    (int_customer_keys) in the model's marker (rfm_customer_keys_marker), in the model's
+    (int_customer_keys) in the model's marker (<this>__customer_keys), in the model's
     transaction, for the next run's rfm_customer_keys_changed_from; drops the marker with
     rfm_identity = 'user_id'. Runs after the fold's steps, which read the previous keys. -#}
 {% macro rfm_store_customer_keys() -%}
     {%- if not execute or this is string or config.get('materialized') != 'incremental' -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set marker = rfm_customer_keys_marker() -%}
+    {%- set marker = rfm_relation_beside('customer_keys') -%}
     {%- if rfm_identity() == 'profile' -%}
         {%- do run_query('drop table if exists ' ~ marker) -%}
         {%- do run_query(

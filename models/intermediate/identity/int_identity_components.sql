@@ -21,7 +21,7 @@ converged_labels as (
     select
         node_id,
         label_id as component_node_id
-    from {{ rfm_identity_work_relation('labels') }}
+    from {{ rfm_relation_beside('labels') }}
 )
 
 select * from converged_labels
