@@ -67,8 +67,10 @@ READ_TABLES = ("rfm_segments_current", "rfm_segments_history")
 BUILD_TIMEOUT_S = 300.0
 KILL_WINDOW_TIMEOUT_S = 240.0
 BACKENDS_GRACE_S = 20.0  # the server's own detection of a dead client, before we terminate
-READER_MAX_S = 60.0
-READER_MAX_QUERIES = 100_000
+# Safety bounds only: the reader must outlast the build it watches (on a loaded machine the
+# incremental run takes minutes before it reaches rfm_segments_current).
+READER_MAX_S = BUILD_TIMEOUT_S + 30.0
+READER_MAX_QUERIES = 1_000_000
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 Tables = dict[str, Counter[str] | None]
@@ -636,11 +638,14 @@ def read_during_build(warehouse: Warehouse, processes: list[subprocess.Popen[str
         assert reader.started_reading.wait(timeout=30), "the reader never started"
         build = start_build(warehouse, processes, name, *flags, as_of=as_of)
         code = build.wait()
+        outlasted = reader.is_alive()
     finally:
         reader.stop.set()
         reader.join(timeout=30)
     assert code == 0, build.output()[-6000:]
     assert reader.crash is None, f"the reader loop crashed: {reader.crash!r}"
+    assert outlasted, (f"the reader stopped before the {name} build ended "
+                       f"({len(reader.reads)} reads: a safety bound of ReaderLoop was reached)")
     return reader, build
 
 
