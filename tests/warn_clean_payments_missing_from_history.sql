@@ -14,8 +14,17 @@
 
 with
 
+history as (
+    select * from {{ ref('rfm_segments_history') }}
+),
+
 current_segments as (
-    select * from {{ ref('rfm_segments_current') }}
+    select
+        user_id,
+        frequency,
+        monetary
+    from history
+    where snapshot_period = (select max(snapshot_period) from history)
 ),
 
 clean_payments_per_user as (

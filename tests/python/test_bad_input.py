@@ -165,6 +165,13 @@ def test_no_credentials_in_the_repository_or_in_dbt_logs(warehouse: Warehouse) -
     assert "password: \"{{ env_var('PGPASSWORD', '') }}\"" in profile
 
 
+# The scenarios of late and duplicated payments read the staged rows, the history and the
+# current segments: they build these (and their data tests, the warning test about missing
+# payments included), not the other marts.
+SCREENING_BUILD = ("build", "--select", "+rfm_segments_history", "--indirect-selection", "cautious")
+CURRENT_BUILD = ("build", "--select", "+rfm_segments_current", "--indirect-selection", "cautious")
+
+
 def test_late_payments_before_the_lookback_are_reported_then_included_by_full_refresh(
     warehouse: Warehouse,
 ) -> None:
@@ -175,7 +182,7 @@ def test_late_payments_before_the_lookback_are_reported_then_included_by_full_re
     ]
     first_as_of = datetime(2024, 2, 20)
     warehouse.load([r for r in rows if r[2] < first_as_of], CALENDAR)
-    warehouse.dbt("build", vars={"rfm_as_of": first_as_of.isoformat(sep=" ")}).assert_ok()
+    warehouse.dbt(*CURRENT_BUILD, vars={"rfm_as_of": first_as_of.isoformat(sep=" ")}).assert_ok()
 
     # arrives late: two payments of November 2023 (before the recomputed January-February) and
     # one of January 2024 (inside the lookback)
@@ -186,7 +193,7 @@ def test_late_payments_before_the_lookback_are_reported_then_included_by_full_re
     ]
     everything = rows + late
     warehouse.load(everything, CALENDAR)
-    result = warehouse.dbt("build", vars={"rfm_as_of": AS_OF.isoformat(sep=" ")}).assert_ok()
+    result = warehouse.dbt(*CURRENT_BUILD, vars={"rfm_as_of": AS_OF.isoformat(sep=" ")}).assert_ok()
     assert "WARN 2 warn_clean_payments_missing_from_history " in result.output
     current = {r["user_id"]: r for r in warehouse.table("rfm_segments_current", "user_id")}
     expected = {r["user_id"]: r for r in reference.current_segments(
@@ -196,7 +203,7 @@ def test_late_payments_before_the_lookback_are_reported_then_included_by_full_re
     assert "u-new" not in current
 
     result = warehouse.dbt(
-        "build", "--full-refresh", vars={"rfm_as_of": AS_OF.isoformat(sep=" ")}
+        *CURRENT_BUILD, "--full-refresh", vars={"rfm_as_of": AS_OF.isoformat(sep=" ")}
     ).assert_ok()
     # (other warnings may name the seven users' thin scores: warn_degenerate_scores)
     assert "PASS warn_clean_payments_missing_from_history " in result.output
@@ -221,6 +228,8 @@ def row_versions(warehouse: Warehouse) -> list[dict]:
         f" from {SCHEMA}.stg_billing__payments where payment_date < '2024-05-01'"
         f" group by 1 order by 1"
     )
+
+
 
 
 def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse) -> None:
@@ -261,7 +270,7 @@ def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse)
         warehouse.load(loaded, CALENDAR)
         # the data tests of the last run (its warning test) are part of the scenario
         warehouse.data_tests |= number == len(runs) - 1
-        result = warehouse.dbt("build", vars={"rfm_as_of": run_as_of.isoformat(sep=" ")})
+        result = warehouse.dbt(*SCREENING_BUILD, vars={"rfm_as_of": run_as_of.isoformat(sep=" ")})
         result.assert_ok()
         expected = Counter(reference.staged_rows(as_raw(loaded), run_as_of))
         assert stored_staging_rows(warehouse) == expected, f"staging differs at {run_as_of}"
@@ -276,7 +285,7 @@ def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse)
     duplicates = [row for row in stored_staging_rows(warehouse) if row[1] == "u-copy"]
     assert {row[4] for row in duplicates} == {"duplicate_payment_id"}, "copies must be rejected"
     if postgres:  # a rebuilt table is swapped in while the old one still has its index
-        warehouse.dbt("build", "--full-refresh",
+        warehouse.dbt(*SCREENING_BUILD, "--full-refresh",
                       vars={"rfm_as_of": as_of.isoformat(sep=" ")}).assert_ok()
         assert_one_unique_index_on_clean_ids(warehouse)
         assert_payment_row_checks(warehouse)

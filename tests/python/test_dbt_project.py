@@ -127,12 +127,18 @@ def assert_marts_match(warehouse: Warehouse, expected: list[dict]) -> None:
         )
 
 
+COMPARED_MARTS = ("rfm_segments_history", "rfm_segment_transitions", "rfm_segment_summary",
+                  "rfm_segments_current", "rfm_user_features")
+# A scenario that compares only these builds them, their parents and their data tests
+BUILD_COMPARED_MARTS = ("--select", *(f"+{name}" for name in COMPARED_MARTS),
+                        "--indirect-selection", "cautious")
+
+
 def marts(warehouse: Warehouse) -> tuple[list[dict], ...]:
     """Every public table, rows in a canonical order, for before/after comparisons."""
     return tuple(
         sorted(warehouse.table(name, "1"), key=lambda row: [str(v) for v in row.values()])
-        for name in ("rfm_segments_history", "rfm_segment_transitions", "rfm_segment_summary",
-                     "rfm_segments_current", "rfm_user_features")
+        for name in COMPARED_MARTS
     )
 
 
@@ -331,21 +337,22 @@ def test_incremental_run_equals_full_refresh(engine_warehouse: Warehouse,
         options = {**options, "thresholds": reference_scores.load_thresholds()}
 
     warehouse.load(first_rows, calendar())
-    build(warehouse, rfm_as_of=first_as_of.isoformat(sep=" "), **dbt_vars)
+    build(warehouse, *BUILD_COMPARED_MARTS, rfm_as_of=first_as_of.isoformat(sep=" "), **dbt_vars)
     assert_same_rows(history(warehouse), expected_history(first_rows, first_as_of, **options),
                      HISTORY_KEY)
 
     warehouse.load(rows, calendar())
-    build(warehouse, rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
+    build(warehouse, *BUILD_COMPARED_MARTS, rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
     expected = expected_history(rows, AS_OF, **options)
     assert_same_rows(history(warehouse), expected, HISTORY_KEY)
     assert_marts_match(warehouse, expected)
     incremental = marts(warehouse)
 
-    build(warehouse, rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
+    build(warehouse, *BUILD_COMPARED_MARTS, rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
     assert marts(warehouse) == incremental, "a second run with the same inputs changed rows"
 
-    build(warehouse, "--full-refresh", rfm_as_of=AS_OF.isoformat(sep=" "), **dbt_vars)
+    build(warehouse, *BUILD_COMPARED_MARTS, "--full-refresh", rfm_as_of=AS_OF.isoformat(sep=" "),
+          **dbt_vars)
     assert marts(warehouse) == incremental, "incremental result differs from --full-refresh"
     if methods:
         as_of = {"rfm_as_of": AS_OF.isoformat(sep=" ")}
@@ -465,7 +472,8 @@ def test_grid_test_finds_a_missing_history_row(warehouse: Warehouse) -> None:
     build (the recomputed periods)."""
     warehouse.load(payments(), calendar())
     as_of = {"rfm_as_of": AS_OF.isoformat(sep=" ")}
-    warehouse.dbt("build", vars=as_of).assert_ok()
+    history_only = ("--select", "+rfm_segments_history", "--indirect-selection", "cautious")
+    warehouse.dbt("build", *history_only, vars=as_of).assert_ok()
     history = f"{SCHEMA}.rfm_segments_history"
     first_user = warehouse.query(
         f"select user_id from {history} group by user_id having count(*) > 3 order by 1 limit 1")
@@ -483,7 +491,7 @@ def test_grid_test_finds_a_missing_history_row(warehouse: Warehouse) -> None:
     result = grid_test("test")
     assert result.returncode != 0 and "Got 1 result" in result.output, result.output[-3000:]
     # a row of the latest period goes missing: a scheduled build checks the recomputed periods
-    warehouse.dbt("build", "--full-refresh", vars=as_of).assert_ok()
+    warehouse.dbt("build", *history_only, "--full-refresh", vars=as_of).assert_ok()
     warehouse.execute(
         f"delete from {history} where user_id = %s and snapshot_period ="
         f" (select max(snapshot_period) from {history})", (user,))
