@@ -469,7 +469,7 @@ def test_calendar_gap_fails_the_build_naming_the_missing_periods(warehouse: Ware
 def test_grid_test_finds_a_missing_history_row(warehouse: Warehouse) -> None:
     """assert_history_grid_is_dense names the users whose rows do not form the range from
     their first payment's period to the latest, in `dbt test` (every period) and in a scheduled
-    build (the recomputed periods)."""
+    build (the recomputed periods). The key test fails when the unique index is gone."""
     warehouse.load(payments(), calendar())
     as_of = {"rfm_as_of": AS_OF.isoformat(sep=" ")}
     history_only = ("--select", "+rfm_segments_history", "--indirect-selection", "cautious")
@@ -496,4 +496,16 @@ def test_grid_test_finds_a_missing_history_row(warehouse: Warehouse) -> None:
         f"delete from {history} where user_id = %s and snapshot_period ="
         f" (select max(snapshot_period) from {history})", (user,))
     result = grid_test("build")
+    assert result.returncode != 0 and "Got 1 result" in result.output, result.output[-3000:]
+
+    # the key test of the history checks, on PostgreSQL, that its unique index exists
+    key_test = ("test", "--select",
+                "rfm_segments_history,test_name:unique_combination_of_columns")
+    warehouse.dbt(*key_test, vars=as_of).assert_ok()
+    [index] = warehouse.query(
+        f"select indexname from pg_indexes where schemaname = '{SCHEMA}'"
+        f" and tablename = 'rfm_segments_history' and indexdef like 'CREATE UNIQUE%'")
+    name = index["indexname"]
+    warehouse.execute(f'drop index {SCHEMA}."{name}"')
+    result = warehouse.dbt(*key_test, vars=as_of)
     assert result.returncode != 0 and "Got 1 result" in result.output, result.output[-3000:]
