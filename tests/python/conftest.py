@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -125,6 +126,26 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return self.groups.get(nodeid, nodeid)
 
     return GroupScheduling(config, log)
+
+
+# The time of each tier, summed over its tests (setup, call and teardown), printed at the end of
+# every run: `make test` runs the tiers side by side, so the sums exceed its wall time.
+_TIER_SECONDS: Counter[str] = Counter()
+_TIER_TESTS: Counter[str] = Counter()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = next((tier for tier in TIERS if tier in report.keywords), None)
+    if tier is not None:
+        _TIER_SECONDS[tier] += report.duration
+        _TIER_TESTS[tier] += report.when == "call"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _TIER_TESTS:
+        terminalreporter.write_line("time per tier, summed over its tests: " + ", ".join(
+            f"{tier} {_TIER_TESTS[tier]} test(s) {_TIER_SECONDS[tier] / 60:.1f} min"
+            for tier in TIERS if _TIER_TESTS[tier]))
 
 
 def _tier(item: pytest.Item) -> str:
