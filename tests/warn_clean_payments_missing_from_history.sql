@@ -18,13 +18,17 @@ history as (
     select * from {{ ref('rfm_segments_history') }}
 ),
 
+latest_period as (
+    select max(snapshot_period) as snapshot_period from history
+),
+
 current_segments as (
     select
-        user_id,
-        frequency,
-        monetary
+        history.user_id,
+        history.frequency,
+        history.monetary
     from history
-    where snapshot_period = (select max(snapshot_period) from history)
+    inner join latest_period on history.snapshot_period = latest_period.snapshot_period
 ),
 
 clean_payments_per_user as (
