@@ -1,7 +1,8 @@
 {#- The key test of a column that is unique among the rows matching `rows` (a SQL predicate;
     every row when none). Where the model keeps that key with a unique index on exactly this
-    column and predicate (on PostgreSQL, stg_billing__payments' partial index, created by the
-    post-hook rfm_unique_clean_payment_ids and checked at every insert), the test checks that
+    column and predicate (on PostgreSQL, the partial indexes of stg_billing__payments and
+    stg_events__events, created by the post-hook rfm_unique_clean_ids and checked at every
+    insert), the test checks that
     the index exists, a lookup in the catalog, instead of reading the whole table on every run.
     Elsewhere it looks for duplicate values. -#}
 {% test unique_or_indexed(model, column_name, rows=none) %}

@@ -406,6 +406,76 @@ def test_a_late_merge_equals_a_full_build(engine_warehouse: Warehouse,
     assert "did not converge in rfm_identity_max_passes=2 passes" in result.output
 
 
+def stored_screening(warehouse: Warehouse) -> Counter[tuple[str | None, str | None]]:
+    return Counter((r["event_id"], r["rejection_reason"]) for r in warehouse.query(
+        f"select event_id, rejection_reason from {SCHEMA}.stg_events__events"))
+
+
+def expected_screening(events: list[EventRow], as_of: datetime
+                       ) -> Counter[tuple[str | None, str | None]]:
+    return Counter((None if row[0] is None else row[0].strip(" "), reason)
+                   for row, reason in zip(events, screen_events(events, as_of), strict=True))
+
+
+def tampered(warehouse: Warehouse) -> bool:
+    """Whether the stored row of old-0 still carries the mark tamper() left on it."""
+    return warehouse.query(f"select count(*) as n from {SCHEMA}.stg_events__events"
+                           " where event_id = 'old-0' and rejection_reason is null"
+                           " and product_id = 'tampered'")[0]["n"] == 1
+
+
+def tamper(warehouse: Warehouse) -> None:
+    """Mark the stored clean row of old-0 (dated before every run's rescreened slice): a run
+    that screens it again writes it anew, without the mark."""
+    warehouse.execute(f"update {SCHEMA}.stg_events__events set product_id = 'tampered'"
+                      " where event_id = 'old-0' and rejection_reason is null")
+    assert tampered(warehouse)
+
+
+@pytest.mark.parametrize("engine_warehouse", ENGINE_PARAMS_BUT_SPARK, indirect=True)
+def test_incremental_event_screening_equals_the_reference(engine_warehouse: Warehouse) -> None:
+    """stg_events__events is incremental (a table on Spark), as the payments' staging: a run
+    screens again only the rows dated from the period of rfm_as_of minus the lookback; new
+    copies of older event_ids are duplicates, rows once after rfm_as_of become clean; a late
+    row dated before the slice, or a change of the seeds it screens with, makes the run screen
+    every row again. Each run equals the reference on all raw rows."""
+    warehouse = engine_warehouse
+
+    def row(event_id: str, at: datetime, user_id: str) -> EventRow:
+        return (event_id, at, "page_viewed", user_id, None, None, None, None)
+
+    old = [row(f"old-{n}", datetime(2024, 3, 5 + n), f"old-u{n}") for n in range(5)]
+    copies = [row(f"old-{n}", AS_OF - timedelta(days=5), "copy-u") for n in range(3)]
+    late = [row("late-0", datetime(2024, 4, 2), "late-u")]
+    # before the events of GRAPHS (dated AS_OF - 30 days): those are after_as_of at first
+    first_as_of = AS_OF - timedelta(days=35)
+
+    def run(as_of: datetime, events: list[EventRow]) -> None:
+        warehouse.backend.load_events(events, GRAPHS.identifies)
+        warehouse.dbt("build", "--select", "+stg_events__events", "--indirect-selection",
+                      "cautious", vars={"rfm_as_of": as_of.isoformat(sep=" ")}).assert_ok()
+        assert stored_screening(warehouse) == expected_screening(events, as_of), as_of
+
+    run(first_as_of, GRAPHS.events + old)
+    everything = GRAPHS.events + old + copies
+    run(AS_OF, everything)  # the after_as_of rows become clean; the copies are duplicates
+    assert Counter(r for r in stored_screening(warehouse) if str(r[0]).startswith("old-")) == {
+        **{(f"old-{n}", None): 1 for n in range(5)},
+        **{(f"old-{n}", "duplicate_event_id"): 1 for n in range(3)}}
+    tamper(warehouse)
+    run(AS_OF, everything)  # nothing new: the rows before the slice stay as stored
+    assert tampered(warehouse)
+    # a seed the screening reads changed (here: its record of what the rows were screened
+    # with): every row is screened again
+    warehouse.execute(f"delete from {SCHEMA}.stg_events__events__screening_rules"
+                      " where rule_kind = 'event_name' and rule_value = 'page_viewed'")
+    run(AS_OF, everything)
+    assert not tampered(warehouse)
+    tamper(warehouse)
+    run(AS_OF, everything + late)  # a late row before the slice: every row again
+    assert not tampered(warehouse)
+
+
 def test_demo_events_hold_every_case_the_graph_must_handle() -> None:
     spec = demo_data.DemoSpec(n_users=300, as_of=AS_OF, seed=7)
     data = demo_data.generate_events(spec)

@@ -5,7 +5,7 @@
     payments_rejected and the tests), because the duplicate rule sorts the payments.
 
     Incremental (a table on Spark): a normal run screens again only the raw rows dated from
-    rfm_payments_rescreened_from() on (the period of rfm_as_of and rfm_lookback_periods before
+    rfm_rescreened_from() on (the period of rfm_as_of and rfm_lookback_periods before
     it) and those without a date; the pre-hook deletes their stored rows first, or every stored
     row when the older raw rows changed (docs/design.md, "Cleaning"). A rescreened copy of a
     payment_id that an older stored row keeps is a duplicate: that row is earlier.
@@ -19,16 +19,16 @@
     pre_hook=[
         rfm_lock_model(),
         rfm_session_tuning(),
-        "{{ rfm_delete_rescreened_payments() }}",
+        "{{ rfm_delete_rescreened_rows(source('billing', 'fact_payments'), 'payment_date') }}",
     ],
     post_hook=[
-        "{{ rfm_unique_clean_payment_ids() }}",
+        "{{ rfm_unique_clean_ids('payment_id') }}",
         "{{ rfm_payment_row_checks() }}",
         rfm_analyze(),
     ],
 ) }}
 {{- rfm_check_raw_schema() }}
-{%- set since = rfm_date_literal(rfm_payments_rescreened_from()) %}
+{%- set since = rfm_date_literal(rfm_rescreened_from()) %}
 
 with
 
@@ -37,7 +37,7 @@ source_payments as (
     {%- if is_incremental() %}
     -- what the pre-hook deleted: the rescreened rows, or every row
     where
-        {{ rfm_rescreened_payment_rows() }}
+        {{ rfm_rescreened_rows('payment_date') }}
         or not exists (select 1 from {{ this }} where payment_date < {{ since }})
     {%- endif %}
 ),

@@ -8,10 +8,32 @@
     earliest is kept (then the smallest user_id, anonymous_id, e-mail in byte order).
     Optional source: no rows when raw.fact_events does not exist. Stored: the duplicate rule
     sorts the events, and the identity graph and events_rejected both read the result.
+
+    Incremental (a table on Spark), as stg_billing__payments: a normal run screens again only
+    the raw rows dated from rfm_rescreened_from() on and those without a date; the pre-hook
+    deletes their stored rows first, or every stored row when the older raw rows changed in
+    number, or the seeds it screens with changed (the marker <this>__screening_rules). A
+    rescreened copy of an event_id that an older stored row keeps is a duplicate: that row is
+    earlier. On PostgreSQL a partial unique index keeps event_id unique among the clean rows.
 -#}
-{{ config(materialized='table', post_hook=[rfm_analyze()]) }}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        rfm_lock_model(),
+        "{{ rfm_delete_rescreened_rows(source('events', 'fact_events'), 'occurred_at',
+            rfm_screening_rules_changed(rfm_event_screening_rules())) }}",
+    ],
+    post_hook=[
+        "{{ rfm_unique_clean_ids('event_id') }}",
+        "{{ rfm_store_screening_rules(rfm_event_screening_rules()) }}",
+        rfm_analyze(),
+    ],
+) }}
 {{- rfm_check_raw_schema() }}
 {%- set has_events = rfm_relation_exists(source('events', 'fact_events')) %}
+{%- set since = rfm_date_literal(rfm_rescreened_from()) %}
 
 with
 
@@ -26,6 +48,12 @@ placeholders as (
 {% if has_events -%}
 source_events as (
     select * from {{ source('events', 'fact_events') }}
+    {%- if is_incremental() %}
+    -- what the pre-hook deleted: the rescreened rows, or every row
+    where
+        {{ rfm_rescreened_rows('occurred_at') }}
+        or not exists (select 1 from {{ this }} where occurred_at < {{ since }})
+    {%- endif %}
 ),
 
 renamed as (
@@ -105,21 +133,46 @@ ranked_within_event_id as (
     from row_checks
 ),
 
+{%- if is_incremental() %}
+
+-- the rescreened event_ids that a stored (older) row keeps; looked up by id (PostgreSQL: in the
+-- partial unique index) instead of reading every stored id
+stored_clean_ids as (
+    select event_id from {{ this }}
+    where
+        rejection_reason is null
+        and event_id in (
+            select event_id from row_checks
+            where row_rejection_reason is null
+        )
+),
+{%- endif %}
+
 screened as (
     select
-        event_id,
-        occurred_at,
-        event_name,
-        user_id,
-        anonymous_id,
-        email,
-        revenue,
-        product_id,
-        coalesce(
-            row_rejection_reason,
-            case when copy_rank > 1 then 'duplicate_event_id' end
-        ) as rejection_reason
+        ranked_within_event_id.event_id,
+        ranked_within_event_id.occurred_at,
+        ranked_within_event_id.event_name,
+        ranked_within_event_id.user_id,
+        ranked_within_event_id.anonymous_id,
+        ranked_within_event_id.email,
+        ranked_within_event_id.revenue,
+        ranked_within_event_id.product_id,
+        case
+            when ranked_within_event_id.row_rejection_reason is not null
+                then ranked_within_event_id.row_rejection_reason
+            when ranked_within_event_id.copy_rank > 1 then 'duplicate_event_id'
+            {%- if is_incremental() %}
+            when stored_clean_ids.event_id is not null then 'duplicate_event_id'
+            {%- endif %}
+        end as rejection_reason
     from ranked_within_event_id
+    {%- if is_incremental() %}
+    left join stored_clean_ids
+        on
+            ranked_within_event_id.row_rejection_reason is null
+            and ranked_within_event_id.event_id = stored_clean_ids.event_id
+    {%- endif %}
 )
 
 select * from screened
