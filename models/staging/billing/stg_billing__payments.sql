@@ -85,16 +85,9 @@ ranked_within_payment_id as (
 
 {%- if is_incremental() %}
 
--- the rescreened payment_ids that a stored (older) row keeps; looked up by id (PostgreSQL: in
--- the partial unique index) instead of reading every stored id
+-- the rescreened payment_ids that a stored (older) row keeps: duplicates
 stored_clean_ids as (
-    select payment_id from {{ this }}
-    where
-        rejection_reason is null
-        and payment_id in (
-            select payment_id from row_checks
-            where row_rejection_reason is null
-        )
+    {{ rfm_stored_clean_ids('payment_id', 'row_checks') }}
 ),
 {%- endif %}
 

@@ -135,16 +135,9 @@ ranked_within_event_id as (
 
 {%- if is_incremental() %}
 
--- the rescreened event_ids that a stored (older) row keeps; looked up by id (PostgreSQL: in the
--- partial unique index) instead of reading every stored id
+-- the rescreened event_ids that a stored (older) row keeps: duplicates
 stored_clean_ids as (
-    select event_id from {{ this }}
-    where
-        rejection_reason is null
-        and event_id in (
-            select event_id from row_checks
-            where row_rejection_reason is null
-        )
+    {{ rfm_stored_clean_ids('event_id', 'row_checks') }}
 ),
 {%- endif %}
 
