@@ -277,6 +277,12 @@ class Warehouse:
         return self.backend.table(SCHEMA, name, order_by)
 
 
+def upstream_of(*models: str) -> tuple[str, ...]:
+    """dbt's selection of these models, their parents, and the data tests whose parents are all
+    selected: for a scenario that reads only these models."""
+    return ("--select", *(f"+{model}" for model in models), "--indirect-selection", "cautious")
+
+
 def yaml_flow(values: dict[str, Any]) -> str:
     """A --vars argument: JSON is a YAML flow mapping, with every string safely quoted."""
     return json.dumps(values)

@@ -24,7 +24,7 @@ from test_dbt_project import (
 )
 
 import reference
-from conftest import ROOT, SCHEMA, PaymentRow, Warehouse
+from conftest import ROOT, SCHEMA, PaymentRow, Warehouse, upstream_of
 
 AS_OF = datetime(2024, 3, 15, 12, 0, 0)
 CALENDAR = [
@@ -168,8 +168,8 @@ def test_no_credentials_in_the_repository_or_in_dbt_logs(warehouse: Warehouse) -
 # The scenarios of late and duplicated payments read the staged rows, the history and the
 # current segments: they build these (and their data tests, the warning test about missing
 # payments included), not the other marts.
-SCREENING_BUILD = ("build", "--select", "+rfm_segments_history", "--indirect-selection", "cautious")
-CURRENT_BUILD = ("build", "--select", "+rfm_segments_current", "--indirect-selection", "cautious")
+SCREENING_BUILD = ("build", *upstream_of("rfm_segments_history"))
+CURRENT_BUILD = ("build", *upstream_of("rfm_segments_current"))
 
 
 def test_late_payments_before_the_lookback_are_reported_then_included_by_full_refresh(
@@ -228,8 +228,6 @@ def row_versions(warehouse: Warehouse) -> list[dict]:
         f" from {SCHEMA}.stg_billing__payments where payment_date < '2024-05-01'"
         f" group by 1 order by 1"
     )
-
-
 
 
 def test_incremental_screening_equals_the_reference(engine_warehouse: Warehouse) -> None:

@@ -28,7 +28,7 @@ from test_dbt_project import (
 from test_identity import AS_OF, GRAPHS, expected_identity_map
 
 import reference
-from conftest import ENGINE_PARAMS_BUT_SPARK, Warehouse
+from conftest import ENGINE_PARAMS_BUT_SPARK, Warehouse, upstream_of
 
 FIRST_AS_OF = datetime(2024, 6, 20, 8, 0)  # after the identifies of GRAPHS (June 10)
 LATE_AT = datetime(2024, 6, 11, 9, 0)
@@ -38,8 +38,8 @@ SPLIT_IDENTIFIES: list[IdentifyRow] = [
     (datetime(2024, 6, 1), f"split-u{k}", None, "split@example.org") for k in (1, 2)]
 LATE_SPLIT_IDENTIFIES: list[IdentifyRow] = [
     (LATE_AT, f"split-u{k}", None, "split@example.org") for k in range(3, 7)]
-SELECT = ("--select", "+rfm_segments_current", "+rfm_segment_transitions",
-          "+rfm_segment_summary", "+rfm_user_features", "--indirect-selection", "cautious")
+SELECT = upstream_of("rfm_segments_current", "rfm_segment_transitions", "rfm_segment_summary",
+                     "rfm_user_features")
 
 
 def paying_users() -> list[str]:

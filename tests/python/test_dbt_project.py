@@ -24,6 +24,7 @@ from conftest import (
     SharedBuilds,
     Warehouse,
     engine_cases,
+    upstream_of,
 )
 
 AS_OF = datetime(2024, 7, 10, 12, 0, 0)
@@ -130,8 +131,7 @@ def assert_marts_match(warehouse: Warehouse, expected: list[dict]) -> None:
 COMPARED_MARTS = ("rfm_segments_history", "rfm_segment_transitions", "rfm_segment_summary",
                   "rfm_segments_current", "rfm_user_features")
 # A scenario that compares only these builds them, their parents and their data tests
-BUILD_COMPARED_MARTS = ("--select", *(f"+{name}" for name in COMPARED_MARTS),
-                        "--indirect-selection", "cautious")
+BUILD_COMPARED_MARTS = upstream_of(*COMPARED_MARTS)
 
 
 def marts(warehouse: Warehouse) -> tuple[list[dict], ...]:
@@ -472,7 +472,7 @@ def test_grid_test_finds_a_missing_history_row(warehouse: Warehouse) -> None:
     build (the recomputed periods). The key test fails when the unique index is gone."""
     warehouse.load(payments(), calendar())
     as_of = {"rfm_as_of": AS_OF.isoformat(sep=" ")}
-    history_only = ("--select", "+rfm_segments_history", "--indirect-selection", "cautious")
+    history_only = upstream_of("rfm_segments_history")
     warehouse.dbt("build", *history_only, vars=as_of).assert_ok()
     history = f"{SCHEMA}.rfm_segments_history"
     first_user = warehouse.query(

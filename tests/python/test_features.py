@@ -16,7 +16,7 @@ import pytest
 from rfm_segmentation import demo as demo_data
 from rfm_segmentation.warehouses import postgres as database
 
-from conftest import Warehouse
+from conftest import Warehouse, upstream_of
 from simulate import SimulationSpec, simulate_payments
 
 SPEC = SimulationSpec(n_users=400, start=date(2022, 6, 1), as_of=datetime(2023, 9, 10, 8, 0))
@@ -37,7 +37,7 @@ def calendar() -> list[tuple[date, date]]:
 def build(warehouse: Warehouse, rows: list[Any], as_of: datetime) -> None:
     warehouse.load(rows, calendar())
     result = warehouse.dbt(
-        "build", "--select", "+rfm_user_features", "--indirect-selection", "cautious",
+        "build", *upstream_of("rfm_user_features"),
         vars={"rfm_as_of": as_of.isoformat(sep=" "), "ltv_horizon_periods": HORIZON},
     )
     result.assert_ok()
