@@ -10,13 +10,16 @@
       screening rules changed since the stored rows were screened,
     - or the source does not exist (an optional source that was dropped: the model then holds
       no rows).
+    With `record`, each run appends what it screened again to the marker <this>__rescreens
+    (rfm_record_rescreen), for the incremental models that read the screened rows.
     The model then selects what the table no longer holds, in the same transaction: the
     rescreened rows, or all of them. (The raw rows' contents are not compared: it would cost a
     scan on every run, for corrections that need a --full-refresh anyway.) The counts are a
     select of their own, run when the hook is rendered: as subqueries of the delete PostgreSQL
     would run them without its parallel workers, on the critical path of every scheduled run.
 -#}
-{% macro rfm_delete_rescreened_rows(source_relation, date_column, rules_changed=none) -%}
+{% macro rfm_delete_rescreened_rows(source_relation, date_column, rules_changed=none,
+    record=false) -%}
     {%- if is_incremental() -%}
         {%- set since = rfm_date_literal(rfm_rescreened_from()) -%}
         {%- set rescreen_every_row = not rfm_relation_exists(source_relation) -%}
@@ -48,9 +51,15 @@
                 or (rules_changed is not none
                     and run_query(rules_changed).columns[0].values()[0] > 0) -%}
         {%- endif %}
+        {%- if record -%}
+            {%- do rfm_record_rescreen(none if rescreen_every_row else rfm_rescreened_from()) -%}
+        {%- endif %}
         delete from {{ this }}
         {%- if not rescreen_every_row %}
         where {{ rfm_rescreened_rows(date_column) }}
         {%- endif %}
+    {%- elif record -%}
+        {#- a first build or a --full-refresh: every row is screened -#}
+        {%- do rfm_record_rescreen(none) -%}
     {%- endif -%}
 {%- endmacro %}

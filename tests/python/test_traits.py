@@ -28,6 +28,7 @@ from conftest import (
     SCHEMA,
     SharedBuilds,
     Warehouse,
+    upstream_of,
 )
 
 AS_OF = datetime(2024, 7, 10, 12, 0, 0)
@@ -109,14 +110,15 @@ class Data:
     payments: list[PaymentRow]
 
 
-def profiles_of(data: Data) -> tuple[dict[str, str], dict[str, list[EventRow]]]:
+def profiles_of(data: Data, as_of: datetime = AS_OF
+                ) -> tuple[dict[str, str], dict[str, list[EventRow]]]:
     """{user_id: profile_id} and {profile_id: its clean events} by the identity rules: an
     event counts for the profile of its user_id, else of its e-mail, else of its anonymous_id."""
-    graph = expected_identity_map(data.events, data.identifies)
+    graph = expected_identity_map(data.events, data.identifies, as_of=as_of)
     user_profiles = {value: profile for (kind, value), (profile, _) in graph.items()
                      if kind == "user_id" and profile}
     events: dict[str, list[EventRow]] = {p: [] for p, _ in graph.values() if p}
-    for row, reason in zip(data.events, screen_events(data.events), strict=True):
+    for row, reason in zip(data.events, screen_events(data.events, as_of), strict=True):
         if reason is not None:
             continue
         user_id, anonymous_id, email = identifiers(*row[3:6])
@@ -138,7 +140,8 @@ def payments_of(data: Data, user_profiles: dict[str, str]) -> dict[str, list]:
 
 
 def expected_profile_traits(data: Data, cut: datetime) -> list[dict[str, Any]]:
-    user_profiles, events = profiles_of(data)
+    """profile_traits of a build at rfm_as_of = cut."""
+    user_profiles, events = profiles_of(data, cut)
     paid = payments_of(data, user_profiles)
     return [{"profile_id": profile, **{t.name: trait_value(t, rows, paid.get(profile, []), cut)
                                       for t in TRAITS}}
@@ -256,6 +259,18 @@ def rows_of(warehouse: Warehouse, table: str, order_by: str) -> list[dict[str, A
     return warehouse.table(table, order_by)
 
 
+def assert_profile_events_as_expected(warehouse: Warehouse, data: Data, as_of: datetime) -> None:
+    """int_profile_events holds each clean event with the reference's profile, and
+    profile_traits equals the reference's traits."""
+    _, events = profiles_of(data, as_of)
+    expected = {row[0]: profile for profile, rows in events.items() for row in rows}
+    stored = {row["event_id"]: row["profile_id"] for row in warehouse.query(
+        f"select event_id, profile_id from {SCHEMA}.int_profile_events")}
+    assert stored == expected, as_of
+    assert_same_rows(rows_of(warehouse, "profile_traits", "profile_id"),
+                     expected_profile_traits(data, as_of), ("profile_id",))
+
+
 # --- the tests ---------------------------------------------------------------------------------
 # On Spark too: the one build runs every path of the trait macros (a counter with a window, a
 # sum with payments, last of occurred_at, the ranked most-frequent value) on Spark SQL.
@@ -346,3 +361,52 @@ def test_a_bad_trait_definition_is_refused_naming_it(engine_warehouse: Warehouse
     # the data test of the seed fails naming it too (the last bad row is still there)
     tested = warehouse.dbt("test", "--select", "assert_computed_traits_are_valid")
     assert tested.returncode != 0 and f"Invalid computed trait {name}" in tested.output
+
+
+def tampered(warehouse: Warehouse, event_id: str) -> bool:
+    """Whether the stored row of the event still carries the mark of a tamper (an event name
+    that no trait reads): a run that selects the event again writes it anew."""
+    return warehouse.query(f"select count(*) as n from {SCHEMA}.int_profile_events"
+                           f" where event_id = '{event_id}' and event_name = 'tampered'"
+                           )[0]["n"] == 1
+
+
+# Not on Spark: int_profile_events is a table there, recomputed whole
+@pytest.mark.parametrize("engine_warehouse", ENGINE_PARAMS_BUT_SPARK, indirect=True)
+def test_incremental_profile_events_equal_the_reference(engine_warehouse: Warehouse) -> None:
+    """int_profile_events is incremental: a run selects again only the events the staging
+    screened again and those of the identifiers whose profile changed. Through a late identify
+    that merges an account into another profile, an e-mail that goes over the shared limit
+    (its events count for nobody any more), new events, a run with nothing new and a late
+    event before the rescreened slice (every event again), each run's events and
+    profile_traits equal the reference, and a tampered stored event outside what changed
+    survives until the run that recomputes every event."""
+    warehouse = engine_warehouse
+    warehouse.load(DATA.payments, demo_data.generate_calendar(START.date(), AS_OF.date()))
+    late_merge = [row for row in DATA.identifies if row[1] == "u01"]
+    over_the_limit = [(START, f"u{k}", None, "u02@example.org") for k in range(24, 28)]
+    # an event of a profile that does not change, whose name no trait reads, before the slice
+    kept = next(row[0] for row in DATA.events if row[2] in ("page_viewed", "product_viewed")
+                and row[3] in ("u04", "u05", "u08", "u09") and row[1] < datetime(2024, 5, 1))
+
+    def run(data: Data, as_of: datetime) -> None:
+        warehouse.backend.load_events(data.events, data.identifies)
+        warehouse.dbt("build", *upstream_of("profile_traits"),
+                      vars={"rfm_as_of": as_of.isoformat(sep=" ")}).assert_ok()
+        assert_profile_events_as_expected(warehouse, data, as_of)
+
+    first = Data(DATA.events, [row for row in DATA.identifies if row not in late_merge],
+                 DATA.payments)
+    run(first, AS_OF - timedelta(days=8))  # the events of the last eight days: after_as_of
+    warehouse.execute(f"update {SCHEMA}.int_profile_events set event_name = 'tampered'"
+                      f" where event_id = '{kept}'")
+    merged = Data(DATA.events, DATA.identifies + over_the_limit, DATA.payments)
+    run(merged, AS_OF)  # the last eight days' events, u01 merged into u00, u02@ shared
+    assert tampered(warehouse, kept)
+    assert profiles_of(merged)[0]["u01"] == "user_id:u00" != profiles_of(first)[0].get("u01")
+    run(merged, AS_OF)  # nothing new
+    assert tampered(warehouse, kept)
+    late = Data([*merged.events, ("late-0", datetime(2024, 3, 1), "page_viewed", "u06", None,
+                                  None, None, None)], merged.identifies, merged.payments)
+    run(late, AS_OF)  # a late event before the slice: the staging screens every row again
+    assert not tampered(warehouse, kept)

@@ -4,19 +4,41 @@
     e-mail, else of its anonymous_id. An event whose identifiers belong to no profile (a shared
     e-mail or kiosk device, an ambiguous laptop) counts for nobody and is left out.
     Stored: both trait models read it, and it joins the events with the map three times.
+
+    Incremental (a table on Spark; rfm_profile_events_plan): a scheduled run selects again only
+    the events the staging screened again since the last run (stg_events__events__rescreens)
+    and the events of the identifiers whose profile changed since then (rfm_reassigned_events:
+    a merge, a split, a new identifier); the pre-hook deletes their stored rows first. The
+    post-hook keeps the copy of identity_map and the staging's last run that the next run
+    compares with. Every other event keeps its profile: it follows from its identifiers'.
 -#}
-{{ config(materialized='table', post_hook=[rfm_analyze()]) }}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[rfm_lock_model(), "{{ rfm_delete_reassigned_events() }}"],
+    post_hook=["{{ rfm_store_profile_events_state() }}", rfm_analyze()],
+) }}
+{%- set plan = rfm_profile_events_plan() %}
 
 with
 
 events as (
     select * from {{ ref('stg_events__events') }}
     where rejection_reason is null
+    {%- if not plan.every_event %}
+        and (
+            {%- if plan.rescreened_from is not none %}
+            occurred_at >= {{ rfm_date_literal(plan.rescreened_from) }}
+            or
+            {%- endif %}
+            {{ rfm_reassigned_events() }}
+        )
+    {%- endif %}
 ),
 
 identity_map as (
-    select * from {{ ref('identity_map') }}
-    where profile_id is not null
+    {{ rfm_profile_identity_map() }}
 ),
 
 events_with_profiles as (

@@ -15,6 +15,8 @@
     number, or the seeds it screens with changed (the marker <this>__screening_rules). A
     rescreened copy of an event_id that an older stored row keeps is a duplicate: that row is
     earlier. On PostgreSQL a partial unique index keeps event_id unique among the clean rows.
+    Each run records what it screened again in the marker <this>__rescreens, which
+    int_profile_events reads to update only those events.
 -#}
 {{ config(
     materialized='table' if target.type == 'spark' else 'incremental',
@@ -23,7 +25,7 @@
     pre_hook=[
         rfm_lock_model(),
         "{{ rfm_delete_rescreened_rows(source('events', 'fact_events'), 'occurred_at',
-            rfm_screening_rules_changed(rfm_event_screening_rules())) }}",
+            rfm_screening_rules_changed(rfm_event_screening_rules()), record=true) }}",
     ],
     post_hook=[
         "{{ rfm_unique_clean_ids('event_id') }}",
