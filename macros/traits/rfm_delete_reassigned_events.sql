@@ -1,18 +1,25 @@
 {#-
-    Pre-hook of int_profile_events on an incremental run (rfm_profile_events_plan): writes the
-    working table <this>__reassigned - the identifiers whose profile differs between
+    Pre-hook of int_profile_events (rfm_profile_events_plan). On an incremental run it writes
+    the working table <this>__reassigned - the identifiers whose profile differs between
     identity_map and the copy the stored rows were built with (<this>__identity_map; an
-    identifier that gained or lost its profile too) - and deletes the stored events that the
-    run selects again: those dated from the day the staging screened again, and the clean
-    events of a reassigned identifier; or every stored event. In the model's transaction.
+    identifier that gained or lost its profile too), with both profiles -, and <this>
+    __reselected - the clean events of those identifiers -, then deletes the stored events
+    that the run selects again (rfm_selected_again), keeping a copy of them in the
+    working table <this>__previous for the post-hook (rfm_store_profile_events_state); or
+    every stored event, queueing every profile (rfm_queue_changed_profiles). In the model's
+    transaction.
 -#}
 {% macro rfm_delete_reassigned_events() -%}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not execute or config.get('materialized') != 'incremental' -%}
         {{- return('') -}}
     {%- endif -%}
     {%- set plan = rfm_profile_events_plan() -%}
-    {%- if plan.every_event %}
+    {%- if plan.every_event -%}
+        {%- do rfm_queue_changed_profiles(
+            'select cast(null as ' ~ rfm_type('text') ~ ') as profile_id') -%}
+        {%- if is_incremental() %}
         delete from {{ this }}
+        {%- endif -%}
     {%- else -%}
         {%- set reassigned = rfm_relation_beside('reassigned') -%}
         {%- set stored_map = rfm_relation_beside('identity_map') -%}
@@ -23,7 +30,9 @@
                 coalesce(current_map.identifier_type, stored_map.identifier_type)
                     as identifier_type,
                 coalesce(current_map.identifier_value, stored_map.identifier_value)
-                    as identifier_value
+                    as identifier_value,
+                stored_map.profile_id as stored_profile_id,
+                current_map.profile_id as current_profile_id
             from ({{ rfm_profile_identity_map() }}) as current_map
             full outer join {{ stored_map }} as stored_map
                 on
@@ -34,19 +43,65 @@
                 or stored_map.identifier_value is null
                 or current_map.profile_id <> stored_map.profile_id
         {%- endset -%}
-        {%- do run_query(create_reassigned) %}
+        {%- do run_query(create_reassigned) -%}
+        {%- set reselected = rfm_relation_beside('reselected') -%}
+        {%- do run_query('drop table if exists ' ~ reselected) -%}
+        {%- do run_query(
+            'create table ' ~ reselected ~ ' as select events.event_id from '
+            ~ ref('stg_events__events') ~ ' as events where events.rejection_reason is null and '
+            ~ rfm_reassigned_events('events')) -%}
+        {%- set analyze = rfm_analyze(reselected) | trim -%}
+        {%- if analyze -%}
+            {%- do run_query(analyze) -%}
+        {%- endif -%}
+        {%- set selected_again = rfm_selected_again(plan) -%}
+        {%- set previous = rfm_relation_beside('previous') -%}
+        {%- do run_query('drop table if exists ' ~ previous) -%}
+        {%- do run_query('create table ' ~ previous ~ ' as select '
+            ~ rfm_profile_event_columns() ~ ' from ' ~ this ~ ' where ' ~ selected_again) %}
         delete from {{ this }}
-        where
-            {%- if plan.rescreened_from is not none %}
-            occurred_at >= {{ rfm_date_literal(plan.rescreened_from) }}
-            or
-            {%- endif %}
-            event_id in (
-                select events.event_id
-                from {{ ref('stg_events__events') }} as events
-                where events.rejection_reason is null and {{ rfm_reassigned_events('events') }}
-            )
+        where event_id in (select event_id from {{ previous }})
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- Appends the profiles of `profiles` (a select of profile_id; a null one: every profile) to
+    int_profile_events' queue <this>__changed_profiles, stamped with the run: the profiles
+    whose events changed, which profile_traits recomputes and then removes from the queue. -#}
+{% macro rfm_queue_changed_profiles(profiles) -%}
+    {%- set queue = rfm_relation_beside('changed_profiles') -%}
+    {%- if load_relation(queue) is none -%}
+        {%- do run_query('create table ' ~ queue ~ ' (changed_at ' ~ dbt.type_timestamp()
+            ~ ', profile_id ' ~ rfm_type('text') ~ ')') -%}
+        {#- profile_traits, later in the run, looks it up in dbt's cache of relations -#}
+        {%- do adapter.cache_added(queue) -%}
+    {%- endif -%}
+    {%- do run_query(
+        'insert into ' ~ queue ~ ' select distinct ' ~ rfm_run_started_at()
+        ~ ' as changed_at, profile_id from (' ~ profiles ~ ') as changed'
+    ) -%}
+{%- endmacro %}
+
+
+{#- SQL: true for an event (of stg_events__events or int_profile_events) that an incremental
+    run of int_profile_events selects again (rfm_profile_events_plan, not every_event): dated
+    from the first day the staging screened again, or one of <this>__reselected (a small table
+    by then, so that the engines hash it rather than scan it per row). -#}
+{% macro rfm_selected_again(plan) -%}
+    (
+        {%- if plan.rescreened_from is not none %}
+        occurred_at >= {{ rfm_date_literal(plan.rescreened_from) }}
+        or
+        {%- endif %}
+        event_id in (select event_id from {{ rfm_relation_beside('reselected') }})
+    )
+{%- endmacro %}
+
+
+{#- SQL: the columns of an int_profile_events row that say what the event counts for (all but
+    selected_at). -#}
+{% macro rfm_profile_event_columns() -%}
+    profile_id, event_id, occurred_at, event_name, revenue, product_id
 {%- endmacro %}
 
 
@@ -59,9 +114,13 @@
 {%- endmacro %}
 
 
-{#- Post-hook of int_profile_events: records what the stored rows were built with, for the next
-    run's rfm_profile_events_plan - a copy of identity_map's profiles (<this>__identity_map) and
-    the last run of the staging read (<this>__rescreens_read) - and drops the working table.
+{#- Post-hook of int_profile_events. On an incremental run of some events, it queues the
+    profiles whose events changed (rfm_queue_changed_profiles): those of the rows that differ
+    between the deleted rows (<this>__previous) and the rows the run wrote (selected_at), and
+    both profiles of each reassigned identifier - a rescreened event that came back the same
+    changes nothing. Then it records what the stored rows were built with, for the next run's
+    rfm_profile_events_plan - a copy of identity_map's profiles (<this>__identity_map) and
+    the last run of the staging read (<this>__rescreens_read) - and drops the working tables.
     Nothing where the model is a table (Spark). -#}
 {% macro rfm_store_profile_events_state() -%}
     {%- if not execute or config.get('materialized') != 'incremental' -%}
@@ -70,7 +129,29 @@
     {%- set stored_map = rfm_relation_beside('identity_map') -%}
     {%- set rescreens_read = rfm_relation_beside('rescreens_read') -%}
     {%- set rescreens = rfm_relation_beside('rescreens', ref('stg_events__events')) -%}
-    {%- do run_query('drop table if exists ' ~ rfm_relation_beside('reassigned')) -%}
+    {%- set previous = rfm_relation_beside('previous') -%}
+    {%- set reassigned = rfm_relation_beside('reassigned') -%}
+    {%- if not rfm_profile_events_plan().every_event -%}
+        {%- set written -%}
+            select {{ rfm_profile_event_columns() }} from {{ this }}
+            where selected_at = {{ rfm_run_started_at() }}
+        {%- endset -%}
+        {%- set changed_profiles -%}
+            select profile_id from (
+                (select {{ rfm_profile_event_columns() }} from {{ previous }} except {{ written }})
+                union all
+                ({{ written }} except select {{ rfm_profile_event_columns() }} from {{ previous }})
+            ) as changed_events
+            union
+            select stored_profile_id from {{ reassigned }} where stored_profile_id is not null
+            union
+            select current_profile_id from {{ reassigned }} where current_profile_id is not null
+        {%- endset -%}
+        {%- do rfm_queue_changed_profiles(changed_profiles) -%}
+    {%- endif -%}
+    {%- do run_query('drop table if exists ' ~ previous) -%}
+    {%- do run_query('drop table if exists ' ~ reassigned) -%}
+    {%- do run_query('drop table if exists ' ~ rfm_relation_beside('reselected')) -%}
     {%- do run_query('drop table if exists ' ~ stored_map) -%}
     {%- do run_query('create table ' ~ stored_map ~ ' as ' ~ rfm_profile_identity_map()) -%}
     {%- do run_query('drop table if exists ' ~ rescreens_read) -%}

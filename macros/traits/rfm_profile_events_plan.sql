@@ -20,31 +20,11 @@
     {%- if rescreens is none or rescreens_read is none or stored_map is none -%}
         {{- return(every_event) -}}
     {%- endif -%}
-    {%- set query -%}
-        select
-            max(
-                case
-                    when
-                        rescreens.rescreen_number > rescreens_read.rescreen_number
-                        and rescreens.rescreened_from is null
-                        then 1
-                    else 0
-                end
-            ) as every_row_rescreened,
-            min(
-                case
-                    when rescreens.rescreen_number > rescreens_read.rescreen_number
-                        then rescreens.rescreened_from
-                end
-            ) as rescreened_from,
-            max(rescreens.rescreen_number) as last_rescreen,
-            max(rescreens_read.rescreen_number) as last_read
-        from {{ rescreens }} as rescreens
-        cross join {{ rescreens_read }} as rescreens_read
-    {%- endset -%}
-    {%- set row = run_query(query).rows[0] -%}
-    {%- if row[0] == 1 or row[2] is none or row[2] < row[3] -%}
+    {%- set last_read = run_query(
+        'select max(rescreen_number) from ' ~ rescreens_read).columns[0].values()[0] -%}
+    {%- set since = rfm_rescreens_since(rescreens, last_read if last_read is not none else 0) -%}
+    {%- if since.every_row -%}
         {{- return(every_event) -}}
     {%- endif -%}
-    {{- return({'every_event': false, 'rescreened_from': row[1]}) -}}
+    {{- return({'every_event': false, 'rescreened_from': since.rescreened_from}) -}}
 {%- endmacro %}

@@ -259,16 +259,24 @@ def rows_of(warehouse: Warehouse, table: str, order_by: str) -> list[dict[str, A
     return warehouse.table(table, order_by)
 
 
-def assert_profile_events_as_expected(warehouse: Warehouse, data: Data, as_of: datetime) -> None:
+def assert_profile_events_as_expected(warehouse: Warehouse, data: Data, as_of: datetime,
+                                      tampered_profile: str | None = None) -> None:
     """int_profile_events holds each clean event with the reference's profile, and
-    profile_traits equals the reference's traits."""
+    profile_traits equals the reference's traits (but for a profile whose row was tampered
+    with, which must still carry the mark: 999 orders)."""
     _, events = profiles_of(data, as_of)
     expected = {row[0]: profile for profile, rows in events.items() for row in rows}
     stored = {row["event_id"]: row["profile_id"] for row in warehouse.query(
         f"select event_id, profile_id from {SCHEMA}.int_profile_events")}
     assert stored == expected, as_of
-    assert_same_rows(rows_of(warehouse, "profile_traits", "profile_id"),
-                     expected_profile_traits(data, as_of), ("profile_id",))
+    actual = rows_of(warehouse, "profile_traits", "profile_id")
+    assert all(row["snapshot_at"] == as_of for row in actual)
+    if tampered_profile:
+        assert [row["orders_completed"] for row in actual
+                if row["profile_id"] == tampered_profile] == [999]
+    assert_same_rows([row for row in actual if row["profile_id"] != tampered_profile],
+                     [row for row in expected_profile_traits(data, as_of)
+                      if row["profile_id"] != tampered_profile], ("profile_id",))
 
 
 # --- the tests ---------------------------------------------------------------------------------
@@ -371,42 +379,69 @@ def tampered(warehouse: Warehouse, event_id: str) -> bool:
                            )[0]["n"] == 1
 
 
-# Not on Spark: int_profile_events is a table there, recomputed whole
+# Not on Spark: int_profile_events and profile_traits are tables there, recomputed whole
 @pytest.mark.parametrize("engine_warehouse", ENGINE_PARAMS_BUT_SPARK, indirect=True)
-def test_incremental_profile_events_equal_the_reference(engine_warehouse: Warehouse) -> None:
-    """int_profile_events is incremental: a run selects again only the events the staging
-    screened again and those of the identifiers whose profile changed. Through a late identify
-    that merges an account into another profile, an e-mail that goes over the shared limit
-    (its events count for nobody any more), new events, a run with nothing new and a late
-    event before the rescreened slice (every event again), each run's events and
-    profile_traits equal the reference, and a tampered stored event outside what changed
-    survives until the run that recomputes every event."""
+def test_incremental_profile_events_and_traits_equal_the_reference(
+        engine_warehouse: Warehouse) -> None:
+    """int_profile_events and profile_traits are incremental: a run selects again only the
+    events the staging screened again and those of the identifiers whose profile changed, and
+    recomputes only the profiles those touch or whose windows an event crossed. Through a late
+    identify that merges an account into another profile, an e-mail that goes over the shared
+    limit (its events count for nobody any more), rfm_as_of moving on by eight days (new
+    events and payments, windows' edges crossed), a run with nothing new and a late event
+    before the rescreened slice (every event again), each run's events and traits equal the
+    reference; the tampered traits of a dormant profile survive until the trait definitions
+    change, and a tampered stored event until the run that recomputes every event."""
     warehouse = engine_warehouse
-    warehouse.load(DATA.payments, demo_data.generate_calendar(START.date(), AS_OF.date()))
     late_merge = [row for row in DATA.identifies if row[1] == "u01"]
     over_the_limit = [(START, f"u{k}", None, "u02@example.org") for k in range(24, 28)]
+
+    def event(event_id: str, at: datetime, name: str, user_id: str) -> EventRow:
+        return (event_id, at, name, user_id, None, None, AMOUNTS[1], "sku-a")
+
+    # profiles without events in the rescreened slice (from June): only what the case is for
+    # makes a run recompute them - a tamper (dormant), a new event in the slice but before the
+    # last cut (quiet), a new payment there (payer), a 90-day window's edge crossed (window)
+    events = [*DATA.events, event("dormant-0", datetime(2024, 2, 3), "order_completed",
+                                  "dormant-u"),
+              event("quiet-0", datetime(2024, 2, 10), "page_viewed", "quiet-u"),
+              event("payer-0", datetime(2024, 2, 12), "page_viewed", "payer-u"),
+              event("window-0", AS_OF - timedelta(days=95), "email_clicked", "window-u")]
+    new_events = [event("quiet-1", AS_OF - timedelta(days=20), "order_completed", "quiet-u")]
+    new_payments = [("late-payment", "payer-u", AS_OF - timedelta(days=20), AMOUNTS[2])]
     # an event of a profile that does not change, whose name no trait reads, before the slice
-    kept = next(row[0] for row in DATA.events if row[2] in ("page_viewed", "product_viewed")
+    kept = next(row[0] for row in events if row[2] in ("page_viewed", "product_viewed")
                 and row[3] in ("u04", "u05", "u08", "u09") and row[1] < datetime(2024, 5, 1))
 
-    def run(data: Data, as_of: datetime) -> None:
+    def run(data: Data, as_of: datetime, tampered_profile: str | None = None) -> None:
+        warehouse.load(data.payments, demo_data.generate_calendar(START.date(), AS_OF.date()))
         warehouse.backend.load_events(data.events, data.identifies)
         warehouse.dbt("build", *upstream_of("profile_traits"),
                       vars={"rfm_as_of": as_of.isoformat(sep=" ")}).assert_ok()
-        assert_profile_events_as_expected(warehouse, data, as_of)
+        assert_profile_events_as_expected(warehouse, data, as_of, tampered_profile)
 
-    first = Data(DATA.events, [row for row in DATA.identifies if row not in late_merge],
+    first = Data(events, [row for row in DATA.identifies if row not in late_merge],
                  DATA.payments)
     run(first, AS_OF - timedelta(days=8))  # the events of the last eight days: after_as_of
     warehouse.execute(f"update {SCHEMA}.int_profile_events set event_name = 'tampered'"
                       f" where event_id = '{kept}'")
-    merged = Data(DATA.events, DATA.identifies + over_the_limit, DATA.payments)
-    run(merged, AS_OF)  # the last eight days' events, u01 merged into u00, u02@ shared
+    warehouse.execute(f"update {SCHEMA}.profile_traits set orders_completed = 999"
+                      " where profile_id = 'user_id:dormant-u'")
+    merged = Data(events + new_events, DATA.identifies + over_the_limit,
+                  DATA.payments + new_payments)
+    # the last eight days' events and payments, u01 merged into u00, u02@ shared
+    run(merged, AS_OF, "user_id:dormant-u")
     assert tampered(warehouse, kept)
     assert profiles_of(merged)[0]["u01"] == "user_id:u00" != profiles_of(first)[0].get("u01")
-    run(merged, AS_OF)  # nothing new
+    run(merged, AS_OF, "user_id:dormant-u")  # nothing new
     assert tampered(warehouse, kept)
-    late = Data([*merged.events, ("late-0", datetime(2024, 3, 1), "page_viewed", "u06", None,
-                                  None, None, None)], merged.identifies, merged.payments)
+    # the trait definitions changed (here: the record of what the rows were computed with):
+    # every profile again, from the stored events
+    warehouse.execute(f"delete from {SCHEMA}.profile_traits__trait_definitions"
+                      " where rule_kind = 'orders_completed'")
+    run(merged, AS_OF)
+    assert tampered(warehouse, kept)
+    late = Data([*merged.events, event("late-0", datetime(2024, 3, 1), "page_viewed", "u06")],
+                merged.identifies, merged.payments)
     run(late, AS_OF)  # a late event before the slice: the staging screens every row again
     assert not tampered(warehouse, kept)

@@ -9,14 +9,16 @@
     the events the staging screened again since the last run (stg_events__events__rescreens)
     and the events of the identifiers whose profile changed since then (rfm_reassigned_events:
     a merge, a split, a new identifier); the pre-hook deletes their stored rows first. The
-    post-hook keeps the copy of identity_map and the staging's last run that the next run
-    compares with. Every other event keeps its profile: it follows from its identifiers'.
+    post-hook queues the profiles whose events changed (<this>__changed_profiles: the rows
+    deleted and those written, selected_at, compared; what profile_traits recomputes) and
+    keeps the copy of identity_map and the staging's last run that the next run compares
+    with. Every other event keeps its profile: it follows from its identifiers'.
 -#}
 {{ config(
     materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook=[rfm_lock_model(), "{{ rfm_delete_reassigned_events() }}"],
+    on_schema_change='sync_all_columns',
+    pre_hook=[rfm_lock_model(), rfm_session_tuning(), "{{ rfm_delete_reassigned_events() }}"],
     post_hook=["{{ rfm_store_profile_events_state() }}", rfm_analyze()],
 ) }}
 {%- set plan = rfm_profile_events_plan() %}
@@ -27,13 +29,7 @@ events as (
     select * from {{ ref('stg_events__events') }}
     where rejection_reason is null
     {%- if not plan.every_event %}
-        and (
-            {%- if plan.rescreened_from is not none %}
-            occurred_at >= {{ rfm_date_literal(plan.rescreened_from) }}
-            or
-            {%- endif %}
-            {{ rfm_reassigned_events() }}
-        )
+        and {{ rfm_selected_again(plan) }}
     {%- endif %}
 ),
 
@@ -50,7 +46,8 @@ events_with_profiles as (
         events.occurred_at,
         events.event_name,
         events.revenue,
-        events.product_id
+        events.product_id,
+        {{ rfm_run_started_at() }} as selected_at
     from events
     left join identity_map as user_profiles
         on

@@ -8,7 +8,8 @@
     rfm_rescreened_from() on (the period of rfm_as_of and rfm_lookback_periods before
     it) and those without a date; the pre-hook deletes their stored rows first, or every stored
     row when the older raw rows changed (docs/design.md, "Cleaning"). A rescreened copy of a
-    payment_id that an older stored row keeps is a duplicate: that row is earlier.
+    payment_id that an older stored row keeps is a duplicate: that row is earlier. Each run
+    records what it screened again in the marker <this>__rescreens, for profile_traits.
     On PostgreSQL a partial unique index keeps payment_id unique among the clean rows, and check
     constraints hold the rules of the rows (macros/hooks/): both checked at every insert.
 -#}
@@ -19,7 +20,8 @@
     pre_hook=[
         rfm_lock_model(),
         rfm_session_tuning(),
-        "{{ rfm_delete_rescreened_rows(source('billing', 'fact_payments'), 'payment_date') }}",
+        "{{ rfm_delete_rescreened_rows(source('billing', 'fact_payments'), 'payment_date',
+            record=true) }}",
     ],
     post_hook=[
         "{{ rfm_unique_clean_ids('payment_id') }}",
