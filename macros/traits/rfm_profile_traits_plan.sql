@@ -24,8 +24,8 @@
     {%- if run_query(definitions).columns[0].values()[0] > 0 -%}
         {{- return(every_profile) -}}
     {%- endif -%}
-    {%- set read_at, payments_read = run_query(
-        'select read_at, payments_rescreen from ' ~ state).rows[0] -%}
+    {%- set read_at, payments_read, payments_seen_from = run_query(
+        'select read_at, payments_rescreen, payments_seen_from from ' ~ state).rows[0] -%}
     {%- set previous_cut = run_query(
         'select max(snapshot_at) from ' ~ this).columns[0].values()[0] -%}
     {%- set every_event = run_query(
@@ -42,7 +42,9 @@
             {{- return(every_profile) -}}
         {%- endif -%}
         {%- set since = rfm_rescreens_since(rescreens, payments_read) -%}
-        {%- if since.every_row -%}
+        {%- if since.every_row or since.rescreened_from is not none
+            and since.rescreened_from < payments_seen_from -%}
+            {#- rows before the payments it keeps a copy of may have changed -#}
             {{- return(every_profile) -}}
         {%- endif -%}
         {%- set payments_from = since.rescreened_from -%}
@@ -73,7 +75,9 @@
     not every_profile): those int_profile_events queued since read_at (whose events changed,
     and both profiles of a reassigned identifier); when rfm_as_of moved, those with an event between the two cuts or between
     the two starts of a trait's window; and with a trait that includes payments, those with a
-    payment the payments' staging screened again, or between those bounds. -#}
+    payment between those bounds, or one that differs from the copy of the payments this
+    model kept (<this>__payments_seen) from the first day the payments' staging screened
+    again: a new, changed or deleted payment. -#}
 {% macro rfm_recomputed_profiles(traits, plan) -%}
     {%- set cut = rfm_as_of_datetime() -%}
     {%- set low, high = [plan.previous_cut, cut] | min, [plan.previous_cut, cut] | max -%}
@@ -93,9 +97,21 @@
     {%- endif %}
     {%- if traits | selectattr('includes_payments') | list %}
     {%- if plan.payments_from is not none %}
+    {%- set since = rfm_date_literal(plan.payments_from) %}
+    {%- set current -%}
+        select {{ rfm_profile_payment_columns() }} from {{ ref('int_profile_payments') }}
+        where payment_date >= {{ since }}
+    {%- endset %}
+    {%- set seen -%}
+        select {{ rfm_profile_payment_columns() }} from {{ rfm_relation_beside('payments_seen') }}
+        where payment_date >= {{ since }}
+    {%- endset %}
     union
-    select profile_id from {{ ref('int_profile_payments') }}
-    where payment_date >= {{ rfm_date_literal(plan.payments_from) }}
+    select profile_id from (
+        ({{ current }} except all {{ seen }})
+        union all
+        ({{ seen }} except all {{ current }})
+    ) as changed_payments
     {%- endif %}
     {%- if moved %}
     union
@@ -153,8 +169,10 @@
 {%- endmacro %}
 
 
-{#- Post-hook of profile_traits: records what the next run reads from - the run's start and
-    the payments' staging's last run (<this>__state), the seed's definitions
+{#- Post-hook of profile_traits: records what the next run reads from - the run's start, the
+    payments' staging's last run and the first day of the payments it keeps a copy of
+    (<this>__state), that copy (<this>__payments_seen: the payments of profiles from the
+    first day the staging screens again, rfm_rescreened_from), the seed's definitions
     (<this>__trait_definitions) - empties int_profile_events' queue up to this run, and drops
     the working table. Nothing where the model is a table (Spark). -#}
 {% macro rfm_store_profile_traits_state() -%}
@@ -173,11 +191,24 @@
     {%- endif -%}
     {%- do run_query('drop table if exists ' ~ rfm_relation_beside('recomputed')) -%}
     {%- do run_query('drop table if exists ' ~ state) -%}
+    {%- set seen_from = rfm_date_literal(rfm_rescreened_from()) -%}
     {%- do run_query('create table ' ~ state ~ ' as select ' ~ rfm_run_started_at()
-        ~ ' as read_at, ' ~ payments_read ~ ' as payments_rescreen') -%}
+        ~ ' as read_at, ' ~ payments_read ~ ' as payments_rescreen, ' ~ seen_from
+        ~ ' as payments_seen_from') -%}
+    {%- set payments_seen = rfm_relation_beside('payments_seen') -%}
+    {%- do run_query('drop table if exists ' ~ payments_seen) -%}
+    {%- do run_query('create table ' ~ payments_seen ~ ' as select '
+        ~ rfm_profile_payment_columns() ~ ' from ' ~ ref('int_profile_payments')
+        ~ ' where payment_date >= ' ~ seen_from) -%}
     {%- do rfm_store_screening_rules(rfm_trait_definitions(), 'trait_definitions') -%}
     {%- if queue is not none -%}
         {%- do run_query('delete from ' ~ queue ~ ' where changed_at <= ' ~ rfm_run_started_at()) -%}
     {%- endif -%}
     {{- return('') -}}
+{%- endmacro %}
+
+
+{#- SQL: the columns of an int_profile_payments row. -#}
+{% macro rfm_profile_payment_columns() -%}
+    profile_id, user_id, payment_date, payment_amount
 {%- endmacro %}

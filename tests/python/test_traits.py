@@ -388,10 +388,11 @@ def test_incremental_profile_events_and_traits_equal_the_reference(
     recomputes only the profiles those touch or whose windows an event crossed. Through a late
     identify that merges an account into another profile, an e-mail that goes over the shared
     limit (its events count for nobody any more), rfm_as_of moving on by eight days (new
-    events and payments, windows' edges crossed), a run with nothing new and a late event
-    before the rescreened slice (every event again), each run's events and traits equal the
-    reference; the tampered traits of a dormant profile survive until the trait definitions
-    change, and a tampered stored event until the run that recomputes every event."""
+    events and payments, a payment deleted, windows' edges crossed), a run with nothing new,
+    a change of the trait definitions and a late event before the rescreened slice (every
+    event again), each run's events and traits equal the reference; the tampered traits of
+    a dormant profile survive until the trait definitions change, and a tampered stored event
+    until the run that recomputes every event."""
     warehouse = engine_warehouse
     late_merge = [row for row in DATA.identifies if row[1] == "u01"]
     over_the_limit = [(START, f"u{k}", None, "u02@example.org") for k in range(24, 28)]
@@ -401,14 +402,17 @@ def test_incremental_profile_events_and_traits_equal_the_reference(
 
     # profiles without events in the rescreened slice (from June): only what the case is for
     # makes a run recompute them - a tamper (dormant), a new event in the slice but before the
-    # last cut (quiet), a new payment there (payer), a 90-day window's edge crossed (window)
+    # last cut (quiet), a new payment there (payer), a payment there deleted (refunded), a
+    # 90-day window's edge crossed (window)
     events = [*DATA.events, event("dormant-0", datetime(2024, 2, 3), "order_completed",
                                   "dormant-u"),
               event("quiet-0", datetime(2024, 2, 10), "page_viewed", "quiet-u"),
               event("payer-0", datetime(2024, 2, 12), "page_viewed", "payer-u"),
+              event("refunded-0", datetime(2024, 2, 14), "page_viewed", "refunded-u"),
               event("window-0", AS_OF - timedelta(days=95), "email_clicked", "window-u")]
     new_events = [event("quiet-1", AS_OF - timedelta(days=20), "order_completed", "quiet-u")]
     new_payments = [("late-payment", "payer-u", AS_OF - timedelta(days=20), AMOUNTS[2])]
+    gone_payments = [("gone-payment", "refunded-u", AS_OF - timedelta(days=25), AMOUNTS[2])]
     # an event of a profile that does not change, whose name no trait reads, before the slice
     kept = next(row[0] for row in events if row[2] in ("page_viewed", "product_viewed")
                 and row[3] in ("u04", "u05", "u08", "u09") and row[1] < datetime(2024, 5, 1))
@@ -421,7 +425,7 @@ def test_incremental_profile_events_and_traits_equal_the_reference(
         assert_profile_events_as_expected(warehouse, data, as_of, tampered_profile)
 
     first = Data(events, [row for row in DATA.identifies if row not in late_merge],
-                 DATA.payments)
+                 DATA.payments + gone_payments)
     run(first, AS_OF - timedelta(days=8))  # the events of the last eight days: after_as_of
     warehouse.execute(f"update {SCHEMA}.int_profile_events set event_name = 'tampered'"
                       f" where event_id = '{kept}'")
@@ -429,7 +433,8 @@ def test_incremental_profile_events_and_traits_equal_the_reference(
                       " where profile_id = 'user_id:dormant-u'")
     merged = Data(events + new_events, DATA.identifies + over_the_limit,
                   DATA.payments + new_payments)
-    # the last eight days' events and payments, u01 merged into u00, u02@ shared
+    # the last eight days' events and payments, u01 merged into u00, u02@ shared, a payment
+    # gone
     run(merged, AS_OF, "user_id:dormant-u")
     assert tampered(warehouse, kept)
     assert profiles_of(merged)[0]["u01"] == "user_id:u00" != profiles_of(first)[0].get("u01")

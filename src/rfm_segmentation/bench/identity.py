@@ -202,9 +202,10 @@ def write(out_dir: Path, result: dict[str, Any]) -> Path:
         "Written by `rfm identity-bench` (docs/identity.md, \"Speed\"); one run per row.",
         "",
         "| engine | size | people | identifiers | links (merging) | events | profiles | passes |"
-        " build (wall) | screening | components | identity_map | profile_traits |"
-        " scheduled run (wall) | its screening |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " build (wall) | screening | components | identity_map | int_profile_events |"
+        " profile_traits | scheduled run (wall) | its screening | its int_profile_events |"
+        " its profile_traits |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key in sorted(runs, key=lambda k: (runs[k]["engine"], runs[k]["people"])):
         r = runs[key]
@@ -215,9 +216,12 @@ def write(out_dir: Path, result: dict[str, Any]) -> Path:
             f" {r['passes']} |"
             f" {r['build_wall_s']:.1f} s | {_seconds(m.get('stg_events__events'))} |"
             f" {m['int_identity_components']} s |"
-            f" {m['identity_map']} s | {m['profile_traits']} s |"
+            f" {m['identity_map']} s | {_seconds(m.get('int_profile_events'))} |"
+            f" {m['profile_traits']} s |"
             f" {_seconds(r.get('scheduled_wall_s'))} |"
             f" {_seconds(scheduled.get('stg_events__events'))} |"
+            f" {_seconds(scheduled.get('int_profile_events'))} |"
+            f" {_seconds(scheduled.get('profile_traits'))} |"
         )
     md_path = out_dir / "identity.md"
     md_path.write_text("\n".join(lines) + "\n")
