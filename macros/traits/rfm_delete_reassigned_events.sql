@@ -3,10 +3,13 @@
     the working table <this>__reassigned - the identifiers whose profile differs between
     identity_map and the copy the stored rows were built with (<this>__identity_map; an
     identifier that gained or lost its profile too), with both profiles -, and <this>
-    __reselected - the clean events of those identifiers -, then deletes the stored events
-    that the run selects again (rfm_selected_again), keeping a copy of them in the
-    working table <this>__previous for the post-hook (rfm_store_profile_events_state); or
-    every stored event, queueing every profile (rfm_queue_changed_profiles). In the model's
+    __reselected - the clean events of those identifiers. The events the run maps again
+    (rfm_selected_again) go to <this>__selected, mapped anew (rfm_events_with_profiles), and
+    their stored rows to <this>__previous; the profiles of the rows that differ between the
+    two, and both profiles of each reassigned identifier, go to the queue
+    (rfm_queue_changed_profiles); the stored rows that changed or are gone are deleted, and
+    the model inserts the new and changed ones. An event mapped again to the same row
+    changes nothing. Or it deletes every stored event, queueing every profile. In the model's
     transaction.
 -#}
 {% macro rfm_delete_reassigned_events() -%}
@@ -56,11 +59,35 @@
         {%- endif -%}
         {%- set selected_again = rfm_selected_again(plan) -%}
         {%- set previous = rfm_relation_beside('previous') -%}
+        {%- set selected = rfm_relation_beside('selected') -%}
+        {%- set columns = rfm_profile_event_columns() -%}
         {%- do run_query('drop table if exists ' ~ previous) -%}
-        {%- do run_query('create table ' ~ previous ~ ' as select '
-            ~ rfm_profile_event_columns() ~ ' from ' ~ this ~ ' where ' ~ selected_again) %}
+        {%- do run_query('create table ' ~ previous ~ ' as select ' ~ columns ~ ' from '
+            ~ this ~ ' where ' ~ selected_again) -%}
+        {%- do run_query('drop table if exists ' ~ selected) -%}
+        {%- do run_query('create table ' ~ selected ~ ' as '
+            ~ rfm_events_with_profiles(selected_again)) -%}
+        {%- set changed_profiles -%}
+            select profile_id from (
+                (select {{ columns }} from {{ previous }} except select {{ columns }} from {{ selected }})
+                union all
+                (select {{ columns }} from {{ selected }} except select {{ columns }} from {{ previous }})
+            ) as changed_events
+            union
+            select stored_profile_id from {{ reassigned }} where stored_profile_id is not null
+            union
+            select current_profile_id from {{ reassigned }} where current_profile_id is not null
+        {%- endset -%}
+        {%- do rfm_queue_changed_profiles(changed_profiles) %}
+        -- the stored rows that changed or are gone (the run inserts the new ones)
         delete from {{ this }}
-        where event_id in (select event_id from {{ previous }})
+        where event_id in (
+            select event_id from (
+                select {{ columns }} from {{ previous }}
+                except
+                select {{ columns }} from {{ selected }}
+            ) as changed_rows
+        )
     {%- endif -%}
 {%- endmacro %}
 
@@ -98,8 +125,7 @@
 {%- endmacro %}
 
 
-{#- SQL: the columns of an int_profile_events row that say what the event counts for (all but
-    selected_at). -#}
+{#- SQL: the columns of an int_profile_events row. -#}
 {% macro rfm_profile_event_columns() -%}
     profile_id, event_id, occurred_at, event_name, revenue, product_id
 {%- endmacro %}
@@ -114,12 +140,8 @@
 {%- endmacro %}
 
 
-{#- Post-hook of int_profile_events. On an incremental run of some events, it queues the
-    profiles whose events changed (rfm_queue_changed_profiles): those of the rows that differ
-    between the deleted rows (<this>__previous) and the rows the run wrote (selected_at), and
-    both profiles of each reassigned identifier - a rescreened event that came back the same
-    changes nothing. Then it records what the stored rows were built with, for the next run's
-    rfm_profile_events_plan - a copy of identity_map's profiles (<this>__identity_map) and
+{#- Post-hook of int_profile_events: records what the stored rows were built with, for the next
+    run's rfm_profile_events_plan - a copy of identity_map's profiles (<this>__identity_map) and
     the last run of the staging read (<this>__rescreens_read) - and drops the working tables.
     Nothing where the model is a table (Spark). -#}
 {% macro rfm_store_profile_events_state() -%}
@@ -129,29 +151,9 @@
     {%- set stored_map = rfm_relation_beside('identity_map') -%}
     {%- set rescreens_read = rfm_relation_beside('rescreens_read') -%}
     {%- set rescreens = rfm_relation_beside('rescreens', ref('stg_events__events')) -%}
-    {%- set previous = rfm_relation_beside('previous') -%}
-    {%- set reassigned = rfm_relation_beside('reassigned') -%}
-    {%- if not rfm_profile_events_plan().every_event -%}
-        {%- set written -%}
-            select {{ rfm_profile_event_columns() }} from {{ this }}
-            where selected_at = {{ rfm_run_started_at() }}
-        {%- endset -%}
-        {%- set changed_profiles -%}
-            select profile_id from (
-                (select {{ rfm_profile_event_columns() }} from {{ previous }} except {{ written }})
-                union all
-                ({{ written }} except select {{ rfm_profile_event_columns() }} from {{ previous }})
-            ) as changed_events
-            union
-            select stored_profile_id from {{ reassigned }} where stored_profile_id is not null
-            union
-            select current_profile_id from {{ reassigned }} where current_profile_id is not null
-        {%- endset -%}
-        {%- do rfm_queue_changed_profiles(changed_profiles) -%}
-    {%- endif -%}
-    {%- do run_query('drop table if exists ' ~ previous) -%}
-    {%- do run_query('drop table if exists ' ~ reassigned) -%}
-    {%- do run_query('drop table if exists ' ~ rfm_relation_beside('reselected')) -%}
+    {%- for working_table in ['reassigned', 'reselected', 'previous', 'selected'] -%}
+        {%- do run_query('drop table if exists ' ~ rfm_relation_beside(working_table)) -%}
+    {%- endfor -%}
     {%- do run_query('drop table if exists ' ~ stored_map) -%}
     {%- do run_query('create table ' ~ stored_map ~ ' as ' ~ rfm_profile_identity_map()) -%}
     {%- do run_query('drop table if exists ' ~ rescreens_read) -%}
