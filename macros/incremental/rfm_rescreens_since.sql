@@ -24,3 +24,16 @@
         'last_rescreen': row[2] if row[2] is not none else 0,
     }) -}}
 {%- endmacro %}
+
+
+{#- SQL, a scalar: the last run number in the marker <staging>__rescreens of a screening
+    staging model (`staging`, a ref()), 0 when the marker does not exist - what a reader
+    records as read, for its next rfm_rescreens_since. -#}
+{% macro rfm_last_rescreen(staging) -%}
+    {%- set rescreens = load_relation(rfm_relation_beside('rescreens', staging)) -%}
+    {%- if rescreens is none -%}
+        cast(0 as {{ dbt.type_bigint() }})
+    {%- else -%}
+        (select coalesce(max(rescreen_number), 0) from {{ rescreens }})
+    {%- endif -%}
+{%- endmacro %}

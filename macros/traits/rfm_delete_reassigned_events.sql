@@ -3,13 +3,12 @@
     the working table <this>__reassigned - the identifiers whose profile differs between
     identity_map and the copy the stored rows were built with (<this>__identity_map; an
     identifier that gained or lost its profile too), with both profiles -, and <this>
-    __reselected - the clean events of those identifiers. The events the run maps again
-    (rfm_selected_again) go to <this>__selected, mapped anew (rfm_events_with_profiles), and
-    their stored rows to <this>__previous; the profiles of the rows that differ between the
-    two, and both profiles of each reassigned identifier, go to the queue
-    (rfm_queue_changed_profiles); the stored rows that changed or are gone are deleted, and
-    the model inserts the new and changed ones. An event mapped again to the same row
-    changes nothing. Or it deletes every stored event, queueing every profile. In the model's
+    __reselected - the clean events of those identifiers. It maps the events the run selects
+    again (rfm_selected_again) anew (rfm_events_with_profiles) and compares them with their
+    stored rows: the stored rows that changed or are gone go to <this>__stale and are
+    deleted, the new and changed rows go to <this>__fresh, which the model inserts, and the
+    profiles of both, with both profiles of each reassigned identifier, go to the queue
+    (rfm_queue_changed_profiles). An event mapped again to the same row changes nothing. Or it deletes every stored event, queueing every profile. In the model's
     transaction.
 -#}
 {% macro rfm_delete_reassigned_events() -%}
@@ -60,34 +59,35 @@
         {%- set selected_again = rfm_selected_again(plan) -%}
         {%- set previous = rfm_relation_beside('previous') -%}
         {%- set selected = rfm_relation_beside('selected') -%}
+        {%- set stale = rfm_relation_beside('stale') -%}
+        {%- set fresh = rfm_relation_beside('fresh') -%}
         {%- set columns = rfm_profile_event_columns() -%}
-        {%- do run_query('drop table if exists ' ~ previous) -%}
+        {%- for working_table in [previous, selected, stale, fresh] -%}
+            {%- do run_query('drop table if exists ' ~ working_table) -%}
+        {%- endfor -%}
         {%- do run_query('create table ' ~ previous ~ ' as select ' ~ columns ~ ' from '
             ~ this ~ ' where ' ~ selected_again) -%}
-        {%- do run_query('drop table if exists ' ~ selected) -%}
         {%- do run_query('create table ' ~ selected ~ ' as '
             ~ rfm_events_with_profiles(selected_again)) -%}
+        {%- do run_query('create table ' ~ stale ~ ' as select ' ~ columns ~ ' from ' ~ previous
+            ~ ' except select ' ~ columns ~ ' from ' ~ selected) -%}
+        {%- do run_query('create table ' ~ fresh ~ ' as select ' ~ columns ~ ' from ' ~ selected
+            ~ ' except select ' ~ columns ~ ' from ' ~ previous) -%}
+        {%- do run_query('drop table ' ~ previous) -%}
+        {%- do run_query('drop table ' ~ selected) -%}
         {%- set changed_profiles -%}
-            select profile_id from (
-                (select {{ columns }} from {{ previous }} except select {{ columns }} from {{ selected }})
-                union all
-                (select {{ columns }} from {{ selected }} except select {{ columns }} from {{ previous }})
-            ) as changed_events
+            select profile_id from {{ stale }}
+            union
+            select profile_id from {{ fresh }}
             union
             select stored_profile_id from {{ reassigned }} where stored_profile_id is not null
             union
             select current_profile_id from {{ reassigned }} where current_profile_id is not null
         {%- endset -%}
         {%- do rfm_queue_changed_profiles(changed_profiles) %}
-        -- the stored rows that changed or are gone (the run inserts the new ones)
+        -- the stored rows that changed or are gone (the model inserts the fresh ones)
         delete from {{ this }}
-        where event_id in (
-            select event_id from (
-                select {{ columns }} from {{ previous }}
-                except
-                select {{ columns }} from {{ selected }}
-            ) as changed_rows
-        )
+        where event_id in (select event_id from {{ stale }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -150,19 +150,13 @@
     {%- endif -%}
     {%- set stored_map = rfm_relation_beside('identity_map') -%}
     {%- set rescreens_read = rfm_relation_beside('rescreens_read') -%}
-    {%- set rescreens = rfm_relation_beside('rescreens', ref('stg_events__events')) -%}
-    {%- for working_table in ['reassigned', 'reselected', 'previous', 'selected'] -%}
+    {%- for working_table in ['reassigned', 'reselected', 'stale', 'fresh'] -%}
         {%- do run_query('drop table if exists ' ~ rfm_relation_beside(working_table)) -%}
     {%- endfor -%}
     {%- do run_query('drop table if exists ' ~ stored_map) -%}
     {%- do run_query('create table ' ~ stored_map ~ ' as ' ~ rfm_profile_identity_map()) -%}
     {%- do run_query('drop table if exists ' ~ rescreens_read) -%}
-    {%- if load_relation(rescreens) is none -%}
-        {%- do run_query('create table ' ~ rescreens_read ~ ' as select cast(0 as '
-            ~ dbt.type_bigint() ~ ') as rescreen_number') -%}
-    {%- else -%}
-        {%- do run_query('create table ' ~ rescreens_read ~ ' as select coalesce(max('
-            ~ 'rescreen_number), 0) as rescreen_number from ' ~ rescreens) -%}
-    {%- endif -%}
+    {%- do run_query('create table ' ~ rescreens_read ~ ' as select '
+        ~ rfm_last_rescreen(ref('stg_events__events')) ~ ' as rescreen_number') -%}
     {{- return('') -}}
 {%- endmacro %}

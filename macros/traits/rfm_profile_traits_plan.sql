@@ -180,21 +180,14 @@
         {{- return('') -}}
     {%- endif -%}
     {%- set state = rfm_relation_beside('state') -%}
-    {%- set rescreens = load_relation(
-        rfm_relation_beside('rescreens', ref('stg_billing__payments'))) -%}
     {%- set queue = load_relation(
         rfm_relation_beside('changed_profiles', ref('int_profile_events'))) -%}
-    {%- set payments_read = 'cast(0 as ' ~ dbt.type_bigint() ~ ')' -%}
-    {%- if rescreens is not none -%}
-        {%- set payments_read = '(select coalesce(max(rescreen_number), 0) from '
-            ~ rescreens ~ ')' -%}
-    {%- endif -%}
     {%- do run_query('drop table if exists ' ~ rfm_relation_beside('recomputed')) -%}
     {%- do run_query('drop table if exists ' ~ state) -%}
     {%- set seen_from = rfm_date_literal(rfm_rescreened_from()) -%}
     {%- do run_query('create table ' ~ state ~ ' as select ' ~ rfm_run_started_at()
-        ~ ' as read_at, ' ~ payments_read ~ ' as payments_rescreen, ' ~ seen_from
-        ~ ' as payments_seen_from') -%}
+        ~ ' as read_at, ' ~ rfm_last_rescreen(ref('stg_billing__payments'))
+        ~ ' as payments_rescreen, ' ~ seen_from ~ ' as payments_seen_from') -%}
     {%- set payments_seen = rfm_relation_beside('payments_seen') -%}
     {%- do run_query('drop table if exists ' ~ payments_seen) -%}
     {%- do run_query('create table ' ~ payments_seen ~ ' as select '

@@ -1,14 +1,13 @@
-{#- SQL: true for an event (a row of stg_events__events, of the alias `events` if given) that
+{#- SQL: true for an event (a row of stg_events__events, of the alias `events`) that
     carries an identifier whose profile changed since int_profile_events was last built: one of
     the working table <int_profile_events>__reassigned (rfm_delete_reassigned_events). Only
     such events, and those the staging screened again, can count for another profile than the
     stored one: an event's profile follows from its identifiers' profiles alone. -#}
-{% macro rfm_reassigned_events(events=none) -%}
+{% macro rfm_reassigned_events(events) -%}
     {%- set reassigned = rfm_relation_beside('reassigned') -%}
-    {%- set prefix = events ~ '.' if events else '' -%}
     (
         {%- for column in ['user_id', 'email', 'anonymous_id'] %}
-        {{ 'or ' if not loop.first }}{{ prefix }}{{ column }} in (
+        {{ 'or ' if not loop.first }}{{ events }}.{{ column }} in (
             select identifier_value from {{ reassigned }}
             where identifier_type = '{{ column }}'
         )

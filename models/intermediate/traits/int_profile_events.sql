@@ -9,10 +9,10 @@
     Incremental (a table on Spark; rfm_profile_events_plan): a scheduled run maps again only
     the events the staging screened again since the last run (stg_events__events__rescreens)
     and the events of the identifiers whose profile changed since then (a merge, a split, a
-    new identifier). The pre-hook (rfm_delete_reassigned_events) maps them into the working
-    table <this>__selected, keeps their stored rows in <this>__previous, deletes the stored
-    rows that changed or are gone, and queues the profiles whose events changed for
-    profile_traits; the run inserts the rows that are new or changed. Every other event keeps
+    new identifier). The pre-hook (rfm_delete_reassigned_events) maps them anew, compares them
+    with their stored rows, deletes the stored rows that changed or are gone, and queues the
+    profiles whose events changed for profile_traits; the run inserts the rows that are new
+    or changed (the working table <this>__fresh). Every other event keeps
     its profile: it follows from its identifiers'.
 -#}
 {{ config(
@@ -29,9 +29,7 @@
 
 {%- else %}
 
--- the events mapped again whose rows are new or changed
-select {{ rfm_profile_event_columns() }} from {{ rfm_relation_beside('selected') }}
-except
-select {{ rfm_profile_event_columns() }} from {{ rfm_relation_beside('previous') }}
+-- the events mapped again whose rows are new or changed (rfm_delete_reassigned_events)
+select {{ rfm_profile_event_columns() }} from {{ rfm_relation_beside('fresh') }}
 
 {%- endif %}

@@ -94,26 +94,9 @@ stored_clean_ids as (
 {%- endif %}
 
 screened as (
-    select
-        ranked_within_payment_id.payment_id,
-        ranked_within_payment_id.user_id,
-        ranked_within_payment_id.payment_date,
-        ranked_within_payment_id.payment_amount,
-        case
-            when ranked_within_payment_id.row_rejection_reason is not null
-                then ranked_within_payment_id.row_rejection_reason
-            when ranked_within_payment_id.copy_rank > 1 then 'duplicate_payment_id'
-            {%- if is_incremental() %}
-            when stored_clean_ids.payment_id is not null then 'duplicate_payment_id'
-            {%- endif %}
-        end as rejection_reason
-    from ranked_within_payment_id
-    {%- if is_incremental() %}
-    left join stored_clean_ids
-        on
-            ranked_within_payment_id.row_rejection_reason is null
-            and ranked_within_payment_id.payment_id = stored_clean_ids.payment_id
-    {%- endif %}
+    {{ rfm_screened_rows('ranked_within_payment_id', 'payment_id', [
+        'payment_id', 'user_id', 'payment_date', 'payment_amount',
+    ]) }}
 )
 
 select * from screened

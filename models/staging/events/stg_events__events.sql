@@ -144,30 +144,10 @@ stored_clean_ids as (
 {%- endif %}
 
 screened as (
-    select
-        ranked_within_event_id.event_id,
-        ranked_within_event_id.occurred_at,
-        ranked_within_event_id.event_name,
-        ranked_within_event_id.user_id,
-        ranked_within_event_id.anonymous_id,
-        ranked_within_event_id.email,
-        ranked_within_event_id.revenue,
-        ranked_within_event_id.product_id,
-        case
-            when ranked_within_event_id.row_rejection_reason is not null
-                then ranked_within_event_id.row_rejection_reason
-            when ranked_within_event_id.copy_rank > 1 then 'duplicate_event_id'
-            {%- if is_incremental() %}
-            when stored_clean_ids.event_id is not null then 'duplicate_event_id'
-            {%- endif %}
-        end as rejection_reason
-    from ranked_within_event_id
-    {%- if is_incremental() %}
-    left join stored_clean_ids
-        on
-            ranked_within_event_id.row_rejection_reason is null
-            and ranked_within_event_id.event_id = stored_clean_ids.event_id
-    {%- endif %}
+    {{ rfm_screened_rows('ranked_within_event_id', 'event_id', [
+        'event_id', 'occurred_at', 'event_name', 'user_id', 'anonymous_id', 'email', 'revenue',
+        'product_id',
+    ]) }}
 )
 
 select * from screened
