@@ -1,7 +1,8 @@
 {#-
-    Pre-hook of int_identity_components: connected components of the merging links of
-    `links` (int_identity_links where is_merging), by label propagation with pointer jumping,
-    into the working table <this>__labels (node_id, label_id); the model selects it.
+    Connected components of the links that `edges` selects (node_id, neighbour_id: the merging
+    links of int_identity_links, both directions; rfm_identity_update_components), by label
+    propagation with pointer jumping, into the working table <this>__labels (node_id,
+    label_id); int_identity_components selects it.
 
     The label of a node starts as the smallest node_id among itself and its neighbours. One
     pass, from the labels L (rfm_identity_label_pass):
@@ -17,7 +18,7 @@
     about log2(n) passes. The passes run until a count finds no link whose ends have different
     labels; rfm_identity_max_passes bounds them, and reaching it fails the build naming the var.
 -#}
-{% macro rfm_identity_label_components(links) -%}
+{% macro rfm_identity_label_components(edges_sql) -%}
     {%- if not execute -%}
         {{- return('') -}}
     {%- endif -%}
@@ -25,10 +26,7 @@
     {%- set edges = rfm_relation_beside('edges') -%}
     {%- set labels = rfm_relation_beside('labels') -%}
     {%- set labels_next = rfm_relation_beside('labels_next') -%}
-    {%- do rfm_identity_drop_work_tables() -%}
-    {%- do run_query(rfm_create_table_as(edges,
-        'select distinct from_node_id as node_id, to_node_id as neighbour_id from '
-        ~ links ~ ' where is_merging')) -%}
+    {%- do run_query(rfm_create_table_as(edges, edges_sql)) -%}
     {%- do run_query(rfm_create_table_as(labels,
         'select node_id, least(node_id, min(neighbour_id)) as label_id from '
         ~ edges ~ ' group by node_id')) -%}

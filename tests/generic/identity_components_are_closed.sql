@@ -1,7 +1,7 @@
 {#- Passes when the components of the model (node_id, component_node_id) are closed under the
     merging links of `links`: no merging link joins two components, every end of a merging
-    link has a component, and every component is named by its smallest node, which names
-    itself. Returns the offending rows. -#}
+    link has a component and every node of a component a merging link, and every component is
+    named by its smallest node, which names itself. Returns the offending rows. -#}
 {% test identity_components_are_closed(model, links) %}
 
 with
@@ -30,6 +30,16 @@ open_links as (
         or from_components.component_node_id <> to_components.component_node_id
 ),
 
+stray_nodes as (
+    select
+        components.node_id,
+        'a node of a component has no merging link' as problem
+    from components
+    left join (select distinct from_node_id from merging_links) as linked
+        on components.node_id = linked.from_node_id
+    where linked.from_node_id is null
+),
+
 misnamed_components as (
     select
         components.node_id,
@@ -44,6 +54,8 @@ misnamed_components as (
 )
 
 select * from open_links
+union all
+select * from stray_nodes
 union all
 select * from misnamed_components
 

@@ -38,6 +38,7 @@ SELECT = ("--select", "+customer_profiles", "+events_rejected")
 TYPES = ("user_id", "email", "anonymous_id")  # the profile-naming order
 CHAIN_LENGTH = 1000
 PASSES = re.compile(r"int_identity_components: labels converged after (\d+) passes")
+RELABELLED = re.compile(r"int_identity_components: (\d+) nodes labelled again, (\d+) kept")
 
 
 # --- the reference -----------------------------------------------------------------------------
@@ -278,6 +279,11 @@ def identity_map(warehouse: Warehouse) -> dict[tuple[str, str], tuple[str | None
             for r in rows}
 
 
+def node_ids(warehouse: Warehouse) -> dict[tuple[str, str], int]:
+    return {(r["identifier_type"], r["identifier_value"]): r["node_id"]
+            for r in warehouse.table("int_identity_node_ids", "node_id")}
+
+
 def assert_same_map(actual: dict, expected: dict) -> None:
     assert expected.keys() == actual.keys(), (
         f"identifiers missing: {sorted(expected.keys() - actual.keys())[:5]}; "
@@ -384,9 +390,18 @@ def test_a_late_merge_equals_a_full_build(engine_warehouse: Warehouse,
     chain_before = {before[k][0] for k in before if "chain" in k[1]}
     assert len(chain_before) == 2, "the chain is two profiles until its middle link arrives"
 
+    ids_before = node_ids(warehouse)
     warehouse.backend.load_events([], GRAPHS.late_identifies, append=True)
-    build(warehouse)
+    output = build(warehouse)
     after = identity_map(warehouse)
+    # the second run labelled again only the components its late rows changed, and kept the
+    # ids of every identifier seen before
+    relabelled, kept_rows = (int(n) for n in RELABELLED.search(output).groups())
+    assert relabelled > 0 and kept_rows > 0, output
+    ids_after = node_ids(warehouse)
+    assert {k: ids_after[k] for k in ids_before} == ids_before
+    new_ids = [ids_after[k] for k in ids_after.keys() - ids_before.keys()]
+    assert new_ids and min(new_ids) > max(ids_before.values())
     full = graphs_built(shared_builds, warehouse.engine, "default")
     assert after == identity_map(full)
     assert (warehouse.table("customer_profiles", "profile_id")
@@ -400,8 +415,8 @@ def test_a_late_merge_equals_a_full_build(engine_warehouse: Warehouse,
         assert after[key][0] == kept.get(profile, profile), key
     assert after[("user_id", "new-u1")][0] == "user_id:new-u1"
 
-    # the bound: the chain needs more than two passes
-    result = warehouse.dbt("run", "--select", "int_identity_components",
+    # the bound: the chain needs more than two passes (--full-refresh: labelling every node)
+    result = warehouse.dbt("run", "--select", "int_identity_components", "--full-refresh",
                            vars={**DBT_VARS, "rfm_identity_max_passes": 2})
     assert result.returncode != 0
     assert "did not converge in rfm_identity_max_passes=2 passes" in result.output

@@ -29,11 +29,21 @@ links as (
 labelled_nodes as (
     select
         nodes.node_id,
+        nodes.naming_rank,
         nodes.identifier_type,
         nodes.is_shared,
         coalesce(components.component_node_id, nodes.node_id) as component_node_id
     from nodes
     left join components on nodes.node_id = components.node_id
+),
+
+-- the identifier that names each component: the first in the naming order
+component_names as (
+    select
+        component_node_id,
+        min(naming_rank) as naming_rank
+    from labelled_nodes
+    group by component_node_id
 ),
 
 -- the components that each anonymous_id's links to user_ids and e-mails lead to
@@ -88,7 +98,7 @@ identity_map as (
         nodes.identifier_type,
         nodes.identifier_value,
         case
-            when profile_nodes.node_id is not null
+            when profile_nodes.naming_rank is not null
                 then {{ dbt.concat([
                     'profile_nodes.identifier_type', "':'", 'profile_nodes.identifier_value'
                 ]) }}
@@ -99,7 +109,9 @@ identity_map as (
         nodes.last_seen_at
     from nodes
     inner join assigned on nodes.node_id = assigned.node_id
-    left join nodes as profile_nodes on assigned.profile_node_id = profile_nodes.node_id
+    left join component_names
+        on assigned.profile_node_id = component_names.component_node_id
+    left join nodes as profile_nodes on component_names.naming_rank = profile_nodes.naming_rank
 )
 
 select * from identity_map

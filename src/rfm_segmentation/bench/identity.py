@@ -9,8 +9,9 @@ the cart, orders and clicks e-mails over three years; the first account of each 
 once (the traits read the clean payments too). Deterministic by size.
 
 One run: a fresh warehouse (the bench database on PostgreSQL, a fresh file on DuckDB), the raw
-tables loaded, then ``dbt build`` of the graph and the profile traits, timed, and the same build
-again, as a scheduled run with nothing new; the passes are read from the first build's log.
+tables loaded, then ``dbt build`` of the graph and the profile traits, timed; then a day of new
+rows (``new_day``: new devices, new people, merges of two people) and the same build again, as
+a scheduled run. The passes are read from the first build's log.
 Results: ``benchmarks/identity.json`` (one entry per engine and size) and
 ``benchmarks/identity.md``.
 """
@@ -61,7 +62,8 @@ EVENT_NAMES: Final = ("page_viewed", "product_viewed", "product_added", "order_c
 SELECTION: Final = ("build", "--select", "+customer_profiles", "+profile_traits",
                     "--indirect-selection", "cautious",
                     "--exclude-resource-type", "unit_test")
-MODELS: Final = ("stg_events__events", "int_identity_observations", "int_identity_nodes",
+MODELS: Final = ("stg_events__events", "int_identity_observations", "int_identity_node_ids",
+                 "int_identity_nodes",
                  "int_identity_links", "int_identity_components", "identity_map",
                  "customer_profiles", "int_profile_events", "profile_traits")
 
@@ -136,6 +138,33 @@ def events(size: GraphSize) -> Iterator[EventRow]:
             )
 
 
+NEW_DAY: Final = AS_OF - timedelta(hours=12)
+NEW_DEVICE_EVERY: Final = 1_000  # one person in NEW_DEVICE_EVERY logs in on a new device
+MERGE_EVERY: Final = 2_000  # one person in MERGE_EVERY is seen with the next person's e-mail
+
+
+def new_day(size: GraphSize) -> tuple[list[EventRow], list[IdentifyRow]]:
+    """The rows of the last day before AS_OF that a scheduled run finds: existing people log
+    in on a new device and browse on it, new people sign up, and some people are seen with the
+    next person's e-mail, which merges their profiles."""
+    crowd = list(people(size))
+    events: list[EventRow] = []
+    calls: list[IdentifyRow] = []
+    for n in range(1, size.people, NEW_DEVICE_EVERY):
+        person = crowd[n]
+        device = f"d{n:07d}-new"
+        calls.append((NEW_DAY, person.accounts[0], device, person.emails[0]))
+        events.extend(
+            (f"new-{n:07d}-{k}", NEW_DAY + timedelta(minutes=k), "product_viewed", None,
+             device, None, None, f"sku-{k}")
+            for k in range(5))
+        new_user = f"new-u{n:07d}"
+        calls.append((NEW_DAY, new_user, f"new-d{n:07d}", f"new{n:07d}@example.org"))
+    for n in range(2, size.people - 1, MERGE_EVERY):
+        calls.append((NEW_DAY, crowd[n].accounts[0], None, crowd[n + 1].emails[0]))
+    return events, calls
+
+
 def payments(size: GraphSize) -> Iterator[PaymentRow]:
     rng = np.random.default_rng(13)
     for n, person in enumerate(people(size)):
@@ -157,10 +186,14 @@ def run(root: Path, size_name: str, engine: str, console: Console) -> dict[str, 
     console.print(f"dbt build of the graph and the profile traits on {engine} ...")
     build = runner.run(list(SELECTION), dbt_vars(AS_OF), label="identity")
     passes = re.findall(r"labels converged after (\d+) passes", Path(build.log_path).read_text())
-    # a scheduled run with nothing new: the events' screening reads only its lookback's rows,
-    # the graph and the traits are recomputed whole (docs/identity.md, "Runs")
-    console.print("the same dbt build again, as a scheduled run ...")
+    # a scheduled run after a day of new rows (docs/identity.md, "Runs")
+    day_events, day_calls = new_day(size)
+    warehouse.load_events(day_events, day_calls, append=True)
+    console.print(f"{len(day_events):,} events and {len(day_calls):,} identify calls more;"
+                  " the same dbt build again, as a scheduled run ...")
     scheduled = runner.run(list(SELECTION), dbt_vars(AS_OF), label="identity-scheduled")
+    relabelled = re.findall(r"(\d+) nodes labelled again, (\d+) kept",
+                            Path(scheduled.log_path).read_text())
 
     def count(relation: str, where: str = "") -> int:
         return int(bench.scalar(f"select count(*) from {relation} {where}"))
@@ -176,6 +209,8 @@ def run(root: Path, size_name: str, engine: str, console: Console) -> dict[str, 
         "build_wall_s": round(build.wall_s, 2),
         "models_s": _model_times(build),
         "scheduled_wall_s": round(scheduled.wall_s, 2),
+        "new_day": {"events": len(day_events), "identifies": len(day_calls)},
+        "scheduled_relabelled": [int(n) for n in relabelled[-1]] if relabelled else None,
         "scheduled_models_s": _model_times(scheduled),
         "dbt_peak_rss_mb": round(build.peak_rss_mb, 1),
         "bench_peak_rss_mb": round(bench_peak_rss_mb(), 1),
@@ -203,9 +238,11 @@ def write(out_dir: Path, result: dict[str, Any]) -> Path:
         "",
         "| engine | size | people | identifiers | links (merging) | events | profiles | passes |"
         " build (wall) | screening | components | identity_map | int_profile_events |"
-        " profile_traits | scheduled run (wall) | its screening | its int_profile_events |"
+        " profile_traits | scheduled run (wall) | its screening | its components"
+        " (nodes labelled again / kept) | its identity_map | its int_profile_events |"
         " its profile_traits |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "---:|---:|",
     ]
     for key in sorted(runs, key=lambda k: (runs[k]["engine"], runs[k]["people"])):
         r = runs[key]
@@ -220,12 +257,19 @@ def write(out_dir: Path, result: dict[str, Any]) -> Path:
             f" {m['profile_traits']} s |"
             f" {_seconds(r.get('scheduled_wall_s'))} |"
             f" {_seconds(scheduled.get('stg_events__events'))} |"
+            f" {_seconds(scheduled.get('int_identity_components'))}"
+            f"{_relabelled(r.get('scheduled_relabelled'))} |"
+            f" {_seconds(scheduled.get('identity_map'))} |"
             f" {_seconds(scheduled.get('int_profile_events'))} |"
             f" {_seconds(scheduled.get('profile_traits'))} |"
         )
     md_path = out_dir / "identity.md"
     md_path.write_text("\n".join(lines) + "\n")
     return md_path
+
+
+def _relabelled(counts: list[int] | None) -> str:
+    return "" if not counts else f" ({counts[0]:,} / {counts[1]:,})"
 
 
 def _seconds(value: float | None) -> str:
