@@ -7,8 +7,8 @@
     again (rfm_selected_again) anew (rfm_events_with_profiles) and compares them with their
     stored rows: the stored rows that changed or are gone go to <this>__stale and are
     deleted, the new and changed rows go to <this>__fresh, which the model inserts, and the
-    profiles of both, with both profiles of each reassigned identifier, go to the queue
-    (rfm_queue_changed_profiles). An event mapped again to the same row changes nothing. Or it deletes every stored event, queueing every profile. In the model's
+    profiles of both (from their first changed event), with both profiles of each reassigned
+    identifier (from the start), go to the queue (rfm_queue_changed_profiles). An event mapped again to the same row changes nothing. Or it deletes every stored event, queueing every profile. In the model's
     transaction.
 -#}
 {% macro rfm_delete_reassigned_events() -%}
@@ -18,7 +18,8 @@
     {%- set plan = rfm_profile_events_plan() -%}
     {%- if plan.every_event -%}
         {%- do rfm_queue_changed_profiles(
-            'select cast(null as ' ~ rfm_type('text') ~ ') as profile_id') -%}
+            'select cast(null as ' ~ rfm_type('text') ~ ') as profile_id, cast(null as '
+            ~ dbt.type_timestamp() ~ ') as changed_from') -%}
         {%- if is_incremental() %}
         delete from {{ this }}
         {%- endif -%}
@@ -75,38 +76,28 @@
             ~ ' except select ' ~ columns ~ ' from ' ~ previous) -%}
         {%- do run_query('drop table ' ~ previous) -%}
         {%- do run_query('drop table ' ~ selected) -%}
+        {#- a profile whose events changed: from its first changed event; a profile that
+            gained or lost an identifier: from the start (its user_ids' payments too) -#}
         {%- set changed_profiles -%}
-            select profile_id from {{ stale }}
-            union
-            select profile_id from {{ fresh }}
-            union
-            select stored_profile_id from {{ reassigned }} where stored_profile_id is not null
-            union
-            select current_profile_id from {{ reassigned }} where current_profile_id is not null
+            select profile_id, min(occurred_at) as changed_from
+            from (
+                select profile_id, occurred_at from {{ stale }}
+                union all
+                select profile_id, occurred_at from {{ fresh }}
+            ) as changed_events
+            group by profile_id
+            union all
+            select stored_profile_id, cast(null as {{ dbt.type_timestamp() }})
+            from {{ reassigned }} where stored_profile_id is not null
+            union all
+            select current_profile_id, cast(null as {{ dbt.type_timestamp() }})
+            from {{ reassigned }} where current_profile_id is not null
         {%- endset -%}
         {%- do rfm_queue_changed_profiles(changed_profiles) %}
         -- the stored rows that changed or are gone (the model inserts the fresh ones)
         delete from {{ this }}
         where event_id in (select event_id from {{ stale }})
     {%- endif -%}
-{%- endmacro %}
-
-
-{#- Appends the profiles of `profiles` (a select of profile_id; a null one: every profile) to
-    int_profile_events' queue <this>__changed_profiles, stamped with the run: the profiles
-    whose events changed, which profile_traits recomputes and then removes from the queue. -#}
-{% macro rfm_queue_changed_profiles(profiles) -%}
-    {%- set queue = rfm_relation_beside('changed_profiles') -%}
-    {%- if load_relation(queue) is none -%}
-        {%- do run_query('create table ' ~ queue ~ ' (changed_at ' ~ dbt.type_timestamp()
-            ~ ', profile_id ' ~ rfm_type('text') ~ ')') -%}
-        {#- profile_traits, later in the run, looks it up in dbt's cache of relations -#}
-        {%- do adapter.cache_added(queue) -%}
-    {%- endif -%}
-    {%- do run_query(
-        'insert into ' ~ queue ~ ' select distinct ' ~ rfm_run_started_at()
-        ~ ' as changed_at, profile_id from (' ~ profiles ~ ') as changed'
-    ) -%}
 {%- endmacro %}
 
 

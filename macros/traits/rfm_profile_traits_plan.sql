@@ -173,19 +173,16 @@
     payments' staging's last run and the first day of the payments it keeps a copy of
     (<this>__state), that copy (<this>__payments_seen: the payments of profiles from the
     first day the staging screens again, rfm_rescreened_from), the seed's definitions
-    (<this>__trait_definitions) - empties int_profile_events' queue up to this run, and drops
+    (<this>__trait_definitions) - empties int_profile_events' queue as far as its readers
+    have read it (rfm_prune_changed_profiles), and drops
     the working table. Nothing where the model is a table (Spark). -#}
 {% macro rfm_store_profile_traits_state() -%}
     {%- if not execute or config.get('materialized') != 'incremental' -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set state = rfm_relation_beside('state') -%}
-    {%- set queue = load_relation(
-        rfm_relation_beside('changed_profiles', ref('int_profile_events'))) -%}
     {%- do run_query('drop table if exists ' ~ rfm_relation_beside('recomputed')) -%}
-    {%- do run_query('drop table if exists ' ~ state) -%}
     {%- set seen_from = rfm_date_literal(rfm_rescreened_from()) -%}
-    {%- do run_query('create table ' ~ state ~ ' as select ' ~ rfm_run_started_at()
+    {%- do rfm_store_reader_state('select ' ~ rfm_run_started_at()
         ~ ' as read_at, ' ~ rfm_last_rescreen(ref('stg_billing__payments'))
         ~ ' as payments_rescreen, ' ~ seen_from ~ ' as payments_seen_from') -%}
     {%- set payments_seen = rfm_relation_beside('payments_seen') -%}
@@ -194,9 +191,7 @@
         ~ rfm_profile_payment_columns() ~ ' from ' ~ ref('int_profile_payments')
         ~ ' where payment_date >= ' ~ seen_from) -%}
     {%- do rfm_store_screening_rules(rfm_trait_definitions(), 'trait_definitions') -%}
-    {%- if queue is not none -%}
-        {%- do run_query('delete from ' ~ queue ~ ' where changed_at <= ' ~ rfm_run_started_at()) -%}
-    {%- endif -%}
+    {%- do rfm_prune_changed_profiles() -%}
     {{- return('') -}}
 {%- endmacro %}
 

@@ -148,20 +148,21 @@ def expected_profile_traits(data: Data, cut: datetime) -> list[dict[str, Any]]:
             for profile, rows in events.items()]
 
 
-def expected_user_traits(data: Data) -> list[dict[str, Any]]:
-    """Per (snapshot_period, user_id) of the month grid from the user's first payment, for the
-    users with a profile."""
-    user_profiles, events = profiles_of(data)
+def expected_user_traits(data: Data, as_of: datetime = AS_OF) -> list[dict[str, Any]]:
+    """Per (snapshot_period, user_id) of the month grid from the user's first payment before
+    as_of, for the users with a profile."""
+    user_profiles, events = profiles_of(data, as_of)
     paid = payments_of(data, user_profiles)
     first: dict[str, datetime] = {}
     for _, user_id, at, _ in data.payments:
-        first[user_id] = min(first.get(user_id, at), at)  # type: ignore
+        if at < as_of:  # type: ignore[operator]
+            first[user_id] = min(first.get(user_id, at), at)  # type: ignore
     rows = []
     for user_id, since in first.items():
         period = since.date().replace(day=1)
-        while datetime.combine(period, datetime.min.time()) < AS_OF:
+        while datetime.combine(period, datetime.min.time()) < as_of:
             following = (period + timedelta(days=32)).replace(day=1)
-            cut = min(datetime.combine(following, datetime.min.time()), AS_OF)
+            cut = min(datetime.combine(following, datetime.min.time()), as_of)
             profile = user_profiles.get(user_id)
             if profile is None:
                 break
@@ -383,16 +384,19 @@ def tampered(warehouse: Warehouse, event_id: str) -> bool:
 @pytest.mark.parametrize("engine_warehouse", ENGINE_PARAMS_BUT_SPARK, indirect=True)
 def test_incremental_profile_events_and_traits_equal_the_reference(
         engine_warehouse: Warehouse) -> None:
-    """int_profile_events and profile_traits are incremental: a run selects again only the
-    events the staging screened again and those of the identifiers whose profile changed, and
-    recomputes only the profiles those touch or whose windows an event crossed. Through a late
+    """int_profile_events, profile_traits and rfm_user_traits are incremental: a run selects
+    again only the events the staging screened again and those of the identifiers whose
+    profile changed, and recomputes only the profiles those touch or whose windows an event
+    crossed (rfm_user_traits: the recent periods, and a touched profile's rows after its first
+    changed event). Through a late
     identify that merges an account into another profile, an e-mail that goes over the shared
     limit (its events count for nobody any more), rfm_as_of moving on by eight days (new
     events and payments, a payment deleted, windows' edges crossed), a run with nothing new,
     a change of the trait definitions and a late event before the rescreened slice (every
     event again), each run's events and traits equal the reference; the tampered traits of
-    a dormant profile survive until the trait definitions change, and a tampered stored event
-    until the run that recomputes every event."""
+    a dormant profile survive until the trait definitions change, and so does a tampered
+    point-in-time row of an early period of a profile that does not change; a tampered stored
+    event survives until the run that recomputes every event."""
     warehouse = engine_warehouse
     late_merge = [row for row in DATA.identifies if row[1] == "u01"]
     over_the_limit = [(START, f"u{k}", None, "u02@example.org") for k in range(24, 28)]
@@ -417,12 +421,24 @@ def test_incremental_profile_events_and_traits_equal_the_reference(
     kept = next(row[0] for row in events if row[2] in ("page_viewed", "product_viewed")
                 and row[3] in ("u04", "u05", "u08", "u09") and row[1] < datetime(2024, 5, 1))
 
+    tampered_row: dict[str, Any] = {}
+
     def run(data: Data, as_of: datetime, tampered_profile: str | None = None) -> None:
         warehouse.load(data.payments, demo_data.generate_calendar(START.date(), AS_OF.date()))
         warehouse.backend.load_events(data.events, data.identifies)
-        warehouse.dbt("build", *upstream_of("profile_traits"),
+        warehouse.dbt("build", *upstream_of("profile_traits", "rfm_user_traits"),
                       vars={"rfm_as_of": as_of.isoformat(sep=" ")}).assert_ok()
         assert_profile_events_as_expected(warehouse, data, as_of, tampered_profile)
+        key = ("snapshot_period", "user_id")
+        actual = rows_of(warehouse, "rfm_user_traits", "snapshot_period, user_id")
+        marked = [row for row in actual if tampered_profile and row_key(row) == tampered_row]
+        assert [row["orders_completed"] for row in marked] == ([999] if tampered_profile else [])
+        assert_same_rows([row for row in actual if row not in marked],
+                         [row for row in expected_user_traits(data, as_of)
+                          if not (tampered_profile and row_key(row) == tampered_row)], key)
+
+    def row_key(row: dict[str, Any]) -> dict[str, Any]:
+        return {"snapshot_period": row["snapshot_period"], "user_id": row["user_id"]}
 
     first = Data(events, [row for row in DATA.identifies if row not in late_merge],
                  DATA.payments + gone_payments)
@@ -433,6 +449,16 @@ def test_incremental_profile_events_and_traits_equal_the_reference(
                       " where profile_id = 'user_id:dormant-u'")
     merged = Data(events + new_events, DATA.identifies + over_the_limit,
                   DATA.payments + new_payments)
+    # the first period's row of a user whose profile does not change: no later run but the
+    # one after the definitions change recomputes it
+    stable = next(user for user in ("u04", "u05", "u08", "u09")
+                  if profiles_of(first)[0].get(user) == profiles_of(merged)[0].get(user))
+    tampered_row.update(row_key(min(
+        (row for row in rows_of(warehouse, "rfm_user_traits", "snapshot_period, user_id")
+         if row["user_id"] == stable), key=lambda row: row["snapshot_period"])))
+    warehouse.execute(f"update {SCHEMA}.rfm_user_traits set orders_completed = 999"
+                      f" where user_id = '{stable}' and snapshot_period = "
+                      f"date '{tampered_row['snapshot_period'].isoformat()}'")
     # the last eight days' events and payments, u01 merged into u00, u02@ shared, a payment
     # gone
     run(merged, AS_OF, "user_id:dormant-u")
@@ -442,8 +468,9 @@ def test_incremental_profile_events_and_traits_equal_the_reference(
     assert tampered(warehouse, kept)
     # the trait definitions changed (here: the record of what the rows were computed with):
     # every profile again, from the stored events
-    warehouse.execute(f"delete from {SCHEMA}.profile_traits__trait_definitions"
-                      " where rule_kind = 'orders_completed'")
+    for model in ("profile_traits", "rfm_user_traits"):
+        warehouse.execute(f"delete from {SCHEMA}.{model}__trait_definitions"
+                          " where rule_kind = 'orders_completed'")
     run(merged, AS_OF)
     assert tampered(warehouse, kept)
     late = Data([*merged.events, event("late-0", datetime(2024, 3, 1), "page_viewed", "u06")],

@@ -5,11 +5,25 @@
     "Computed traits"). Only the users with a profile have rows: without event sources the
     table is empty instead of a copy of the history's grid rewritten on every run. The profile is the one of
     today's identity graph: a merge that arrived later applies to the past rows too.
-    A table recomputed whole on every run: each row reads its profile's events up to its own
-    snapshot, so a new event changes every later row (docs/identity.md, "Runs").
+    Incremental (a table on Spark; rfm_user_traits_plan): a row reads its profile's events and
+    payments up to its own snapshot_at, so a scheduled run recomputes the recent periods (as
+    the history does, and from the first day the payments' staging screened again) and, in
+    earlier periods, only the rows of the profiles int_profile_events queued, from the first
+    instant their events changed (every row of a profile that gained or lost an identifier).
+    A change of the seed recomputes every row (docs/identity.md, "Runs").
 -#}
 -- depends_on: {{ ref('computed_traits') }}, {{ ref('identity_event_names') }}
+-- depends_on: {{ ref('stg_billing__payments') }}
 {%- set traits = rfm_computed_traits() %}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    pre_hook=[rfm_lock_model(), "{{ rfm_delete_recomputed_user_rows(rfm_computed_traits()) }}"],
+    post_hook=["{{ rfm_store_user_traits_state() }}", rfm_analyze()],
+    indexes=rfm_unique_index(['snapshot_period', 'user_id']),
+) }}
+{%- set plan = rfm_user_traits_plan(traits) %}
 
 with
 
@@ -17,10 +31,11 @@ with
 -- then no descendant of int_user_features, whose scenarios build without the event sources
 history as (
     select
-        snapshot_period,
-        user_id,
-        snapshot_at
-    from {{ ref('rfm_segments_history') }}
+        history.snapshot_period,
+        history.user_id,
+        history.snapshot_at
+    from {{ ref('rfm_segments_history') }} as history
+    {{- rfm_recomputed_user_rows_only(plan, 'history') }}
 ),
 
 user_profiles as (

@@ -1,0 +1,74 @@
+{#-
+    int_profile_events' queue <int_profile_events>__changed_profiles (changed_at, profile_id,
+    changed_from): the profiles whose events changed, stamped with the run that changed them,
+    and the first instant from which they changed (null: from the start; a null profile_id:
+    every profile). Its readers, profile_traits and rfm_user_traits, each record when they
+    last read it (read_at in <reader>__state), and the queue is emptied up to the earliest
+    of those (rfm_prune_changed_profiles). A reader that has never been built reads nothing
+    from it: its first build computes every row.
+-#}
+
+
+{#- Appends the rows of `profiles` (a select of profile_id, changed_from) to the queue, stamped
+    with the run. A queue written before it had changed_from is started again with a row that
+    makes its readers recompute every profile. -#}
+{% macro rfm_queue_changed_profiles(profiles) -%}
+    {%- set queue = rfm_relation_beside('changed_profiles') -%}
+    {%- set stored = load_relation(queue) -%}
+    {%- if stored is not none and 'changed_from' not in (
+        adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list) -%}
+        {%- do adapter.drop_relation(stored) -%}
+        {%- set stored = none -%}
+        {%- set profiles = 'select cast(null as ' ~ rfm_type('text') ~ ') as profile_id, cast(null as '
+            ~ dbt.type_timestamp() ~ ') as changed_from' -%}
+    {%- endif -%}
+    {%- if stored is none -%}
+        {%- do run_query('create table ' ~ queue ~ ' (changed_at ' ~ dbt.type_timestamp()
+            ~ ', profile_id ' ~ rfm_type('text') ~ ', changed_from ' ~ dbt.type_timestamp() ~ ')') -%}
+        {#- the readers, later in the run, look it up in dbt's cache of relations -#}
+        {%- do adapter.cache_added(queue) -%}
+    {%- endif -%}
+    {%- do run_query(
+        'insert into ' ~ queue ~ ' (changed_at, profile_id, changed_from) select distinct '
+        ~ rfm_run_started_at() ~ ', profile_id, changed_from from (' ~ profiles ~ ') as changed'
+    ) -%}
+{%- endmacro %}
+
+
+{#- Post-hook of a reader of the queue (profile_traits, rfm_user_traits): deletes the rows that
+    it has read (up to this run) and that the other reader, when it has a <reader>__state,
+    has read too. -#}
+{% macro rfm_prune_changed_profiles() -%}
+    {%- set queue = load_relation(
+        rfm_relation_beside('changed_profiles', ref('int_profile_events'))) -%}
+    {%- if queue is none -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {#- this reader read up to this run; the other, up to its committed state -#}
+    {%- set reads = [rfm_run_started_at()] -%}
+    {%- for reader in ['profile_traits', 'rfm_user_traits'] if reader != this.identifier -%}
+        {%- set state = load_relation(this.incorporate(
+            path={'identifier': reader ~ '__state'}, type='table')) -%}
+        {%- if state is not none -%}
+            {%- do reads.append('(select max(read_at) from ' ~ state ~ ')') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do run_query('delete from ' ~ queue ~ ' where changed_at <= '
+        ~ reads | join(' and changed_at <= ')) -%}
+    {{- return('') -}}
+{%- endmacro %}
+
+
+{#- Post-hook of a reader of the queue: records what it read in <this>__state, a one-row table
+    whose first column is read_at (the run's start). Written in place (delete, insert) rather
+    than dropped and created again: the other reader, running beside it, then reads the
+    committed row while this transaction is open. -#}
+{% macro rfm_store_reader_state(state_select) -%}
+    {%- set state = rfm_relation_beside('state') -%}
+    {%- if load_relation(state) is none -%}
+        {%- do run_query('create table ' ~ state ~ ' as ' ~ state_select) -%}
+    {%- else -%}
+        {%- do run_query('delete from ' ~ state) -%}
+        {%- do run_query('insert into ' ~ state ~ ' ' ~ state_select) -%}
+    {%- endif -%}
+{%- endmacro %}

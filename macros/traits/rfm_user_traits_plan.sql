@@ -1,0 +1,164 @@
+{#-
+    What an incremental run of rfm_user_traits recomputes (a dict), read the same way by its
+    select and its pre-hook:
+    - every_row: a first build, a --full-refresh, rfm_identity = 'profile' (the history's grid
+      is then keyed by customers, which a merge changes), a missing marker, an empty table,
+      a changed seed computed_traits (the marker <this>__trait_definitions), a run of
+      int_profile_events that recomputed every event, or (with a trait that includes
+      payments) a run of the payments' staging that screened every row, since this model's
+      last run;
+    - otherwise read_at (when this model last read its inputs) and recompute_from: the first
+      period recomputed whole - the last stored period minus rfm_lookback_periods, as the
+      history's, or the period of the first day the payments' staging screened again since
+      read_at when that is earlier (a payment counts for the rows whose snapshot_at follows
+      it). Besides those periods, a run recomputes the rows of the profiles in
+      int_profile_events' queue whose snapshot_at follows the profile's first changed instant
+      (rfm_recomputed_user_rows).
+-#}
+{% macro rfm_user_traits_plan(traits) -%}
+    {%- set every_row = {'every_row': true} -%}
+    {%- if not execute or not is_incremental() or rfm_identity() == 'profile' -%}
+        {{- return(every_row) -}}
+    {%- endif -%}
+    {%- set state = load_relation(rfm_relation_beside('state')) -%}
+    {%- set queue = load_relation(rfm_relation_beside('changed_profiles', ref('int_profile_events'))) -%}
+    {%- if state is none or queue is none -%}
+        {{- return(every_row) -}}
+    {%- endif -%}
+    {%- set definitions = rfm_screening_rules_changed(rfm_trait_definitions(), 'trait_definitions') -%}
+    {%- if run_query(definitions).columns[0].values()[0] > 0 -%}
+        {{- return(every_row) -}}
+    {%- endif -%}
+    {%- set read_at, payments_read = run_query(
+        'select read_at, payments_rescreen from ' ~ state).rows[0] -%}
+    {%- set every_event = run_query(
+        'select count(*) from ' ~ queue ~ ' where profile_id is null and changed_at > '
+        ~ rfm_timestamp_literal(read_at)).columns[0].values()[0] -%}
+    {%- set bounds = rfm_incremental_bounds('snapshot_period') -%}
+    {%- if bounds.recompute_from is none or every_event > 0 -%}
+        {{- return(every_row) -}}
+    {%- endif -%}
+    {%- set recompute_from = bounds.recompute_from -%}
+    {%- if traits | selectattr('includes_payments') | list -%}
+        {%- set rescreens = load_relation(
+            rfm_relation_beside('rescreens', ref('stg_billing__payments'))) -%}
+        {%- if rescreens is none -%}
+            {{- return(every_row) -}}
+        {%- endif -%}
+        {%- set since = rfm_rescreens_since(rescreens, payments_read) -%}
+        {%- if since.every_row -%}
+            {{- return(every_row) -}}
+        {%- endif -%}
+        {%- if since.rescreened_from is not none
+            and rfm_period_of(since.rescreened_from) < recompute_from -%}
+            {%- set recompute_from = rfm_period_of(since.rescreened_from) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{- return({'every_row': false, 'read_at': read_at, 'recompute_from': recompute_from}) -}}
+{%- endmacro %}
+
+
+{#- SQL: the keys (snapshot_period, user_id) an incremental run of rfm_user_traits recomputes
+    (rfm_user_traits_plan, not every_row), among the stored rows (by their stored profile) and
+    the history's rows of users with a profile (by their profile now): every row from
+    recompute_from on, and the rows of a queued profile whose snapshot_at follows the first
+    instant its events changed (every row of it when it gained or lost an identifier). A key
+    only stored is deleted; a key only in the history is new. -#}
+{% macro rfm_recomputed_user_rows(plan) -%}
+    {%- set from_period = rfm_date_literal(plan.recompute_from) %}
+with
+
+queued as (
+    select
+        profile_id,
+        -- null (from the start) when any of its entries is
+        case when count(changed_from) = count(*) then min(changed_from) end as changed_from
+    from {{ rfm_relation_beside('changed_profiles', ref('int_profile_events')) }}
+    where profile_id is not null and changed_at > {{ rfm_timestamp_literal(plan.read_at) }}
+    group by profile_id
+),
+
+current_rows as (
+    select
+        history.snapshot_period,
+        history.user_id,
+        history.snapshot_at,
+        user_profiles.profile_id
+    from {{ ref('rfm_segments_history') }} as history
+    inner join ({{ rfm_user_profiles() }}) as user_profiles
+        on history.user_id = user_profiles.user_id
+),
+
+candidate_rows as (
+    select snapshot_period, user_id, snapshot_at, profile_id from current_rows
+    union all
+    select snapshot_period, user_id, snapshot_at, profile_id from {{ this }}
+)
+
+select distinct
+    candidate_rows.snapshot_period,
+    candidate_rows.user_id
+from candidate_rows
+left join queued on candidate_rows.profile_id = queued.profile_id
+where
+    candidate_rows.snapshot_period >= {{ from_period }}
+    or queued.profile_id is not null
+    and (queued.changed_from is null or candidate_rows.snapshot_at > queued.changed_from)
+{%- endmacro %}
+
+
+{#- Pre-hook of rfm_user_traits (rfm_user_traits_plan): on an incremental run, writes the
+    working table <this>__recomputed (rfm_recomputed_user_rows) and deletes those rows; or
+    deletes every row. In the model's transaction. -#}
+{% macro rfm_delete_recomputed_user_rows(traits) -%}
+    {%- if not execute or not is_incremental() -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set plan = rfm_user_traits_plan(traits) -%}
+    {%- if plan.every_row %}
+        delete from {{ this }}
+    {%- else -%}
+        {%- set recomputed = rfm_relation_beside('recomputed') -%}
+        {%- do run_query('drop table if exists ' ~ recomputed) -%}
+        {%- do run_query('create table ' ~ recomputed ~ ' as ' ~ rfm_recomputed_user_rows(plan)) -%}
+        {%- set analyze = rfm_analyze(recomputed) | trim -%}
+        {%- if analyze -%}
+            {%- do run_query(analyze) -%}
+        {%- endif %}
+        delete from {{ this }}
+        where exists (
+            select 1 from {{ recomputed }} as recomputed
+            where
+                recomputed.snapshot_period = {{ this }}.snapshot_period
+                and recomputed.user_id = {{ this }}.user_id
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- SQL: the filter of rfm_user_traits' subjects to the recomputed rows (an incremental run). -#}
+{% macro rfm_recomputed_user_rows_only(plan, history) -%}
+    {%- if not plan.every_row %}
+    inner join {{ rfm_relation_beside('recomputed') }} as recomputed
+        on
+            {{ history }}.snapshot_period = recomputed.snapshot_period
+            and {{ history }}.user_id = recomputed.user_id
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Post-hook of rfm_user_traits: records what the next run reads from - the run's start and
+    the payments' staging's last run (<this>__state), the seed's definitions
+    (<this>__trait_definitions) -, empties int_profile_events' queue as far as its readers
+    have read it, and drops the working table. Nothing where the model is a table (Spark). -#}
+{% macro rfm_store_user_traits_state() -%}
+    {%- if not execute or config.get('materialized') != 'incremental' -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- do run_query('drop table if exists ' ~ rfm_relation_beside('recomputed')) -%}
+    {%- do rfm_store_reader_state('select ' ~ rfm_run_started_at() ~ ' as read_at, '
+        ~ rfm_last_rescreen(ref('stg_billing__payments')) ~ ' as payments_rescreen') -%}
+    {%- do rfm_store_screening_rules(rfm_trait_definitions(), 'trait_definitions') -%}
+    {%- do rfm_prune_changed_profiles() -%}
+    {{- return('') -}}
+{%- endmacro %}
