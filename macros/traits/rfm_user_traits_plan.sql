@@ -2,18 +2,14 @@
     What an incremental run of rfm_user_traits recomputes (a dict), read the same way by its
     select and its pre-hook:
     - every_row: a first build, a --full-refresh, rfm_identity = 'profile' (the history's grid
-      is then keyed by customers, which a merge changes), a missing marker, an empty table,
-      a changed seed computed_traits (the marker <this>__trait_definitions), a run of
-      int_profile_events that recomputed every event, or (with a trait that includes
-      payments) a run of the payments' staging that screened every row, since this model's
-      last run;
-    - otherwise read_at (when this model last read its inputs) and recompute_from: the first
-      period recomputed whole - the last stored period minus rfm_lookback_periods, as the
-      history's, or the period of the first day the payments' staging screened again since
-      read_at when that is earlier (a payment counts for the rows whose snapshot_at follows
-      it). Besides those periods, a run recomputes the rows of the profiles in
-      int_profile_events' queue whose snapshot_at follows the profile's first changed instant
-      (rfm_recomputed_user_rows).
+      is then keyed by customers, which a merge changes), a missing marker, a changed seed
+      computed_traits (the marker <this>__trait_definitions), a run of int_profile_events that
+      recomputed every event, or (with a trait that includes payments) a run of the payments'
+      staging that screened every row, since this model's last run;
+    - otherwise read_at (when this model last read its inputs) and payments_from: with a trait
+      that includes payments, the first day the payments' staging screened again since
+      read_at (none when it did not run, or no trait includes payments). The rows are those of
+      rfm_recomputed_user_rows.
 -#}
 {% macro rfm_user_traits_plan(traits) -%}
     {%- set every_row = {'every_row': true} -%}
@@ -34,11 +30,10 @@
     {%- set every_event = run_query(
         'select count(*) from ' ~ queue ~ ' where profile_id is null and changed_at > '
         ~ rfm_timestamp_literal(read_at)).columns[0].values()[0] -%}
-    {%- set bounds = rfm_incremental_bounds('snapshot_period') -%}
-    {%- if bounds.recompute_from is none or every_event > 0 -%}
+    {%- if every_event > 0 -%}
         {{- return(every_row) -}}
     {%- endif -%}
-    {%- set recompute_from = bounds.recompute_from -%}
+    {%- set payments_from = none -%}
     {%- if traits | selectattr('includes_payments') | list -%}
         {%- set rescreens = load_relation(
             rfm_relation_beside('rescreens', ref('stg_billing__payments'))) -%}
@@ -49,23 +44,25 @@
         {%- if since.every_row -%}
             {{- return(every_row) -}}
         {%- endif -%}
-        {%- if since.rescreened_from is not none
-            and rfm_period_of(since.rescreened_from) < recompute_from -%}
-            {%- set recompute_from = rfm_period_of(since.rescreened_from) -%}
-        {%- endif -%}
+        {%- set payments_from = since.rescreened_from -%}
     {%- endif -%}
-    {{- return({'every_row': false, 'read_at': read_at, 'recompute_from': recompute_from}) -}}
+    {{- return({'every_row': false, 'read_at': read_at, 'payments_from': payments_from}) -}}
 {%- endmacro %}
 
 
 {#- SQL: the keys (snapshot_period, user_id) an incremental run of rfm_user_traits recomputes
-    (rfm_user_traits_plan, not every_row), among the stored rows (by their stored profile) and
-    the history's rows of users with a profile (by their profile now): every row from
-    recompute_from on, and the rows of a queued profile whose snapshot_at follows the first
-    instant its events changed (every row of it when it gained or lost an identifier). A key
-    only stored is deleted; a key only in the history is new. -#}
+    (rfm_user_traits_plan, not every_row). A row's value follows from its history row
+    (snapshot_at), its user's profile, the profile's events and payments before snapshot_at
+    and the seed. So, among the stored rows and the history's rows of users with a profile:
+    - the rows whose (snapshot_at, profile_id) differ from the stored ones, new or gone: a new
+      period or user, the open period's snapshot moving, a user that changed profile;
+    - the rows of a profile int_profile_events queued whose snapshot_at follows the first
+      instant its events changed (every row of a profile that gained or lost an identifier,
+      and with it user_ids' payments);
+    - with payments_from, every row whose snapshot_at follows it: a payment there may have
+      changed.
+    A key only stored is deleted; a key only in the history is new. -#}
 {% macro rfm_recomputed_user_rows(plan) -%}
-    {%- set from_period = rfm_date_literal(plan.recompute_from) %}
 with
 
 queued as (
@@ -89,21 +86,48 @@ current_rows as (
         on history.user_id = user_profiles.user_id
 ),
 
-candidate_rows as (
-    select snapshot_period, user_id, snapshot_at, profile_id from current_rows
-    union all
+stored_rows as (
     select snapshot_period, user_id, snapshot_at, profile_id from {{ this }}
+),
+
+changed_rows as (
+    (
+        select * from current_rows
+        except
+        select * from stored_rows
+    )
+    union all
+    (
+        select * from stored_rows
+        except
+        select * from current_rows
+    )
+),
+
+candidate_rows as (
+    select * from current_rows
+    union all
+    select * from stored_rows
 )
 
-select distinct
+select
+    snapshot_period,
+    user_id
+from changed_rows
+union
+select
     candidate_rows.snapshot_period,
     candidate_rows.user_id
 from candidate_rows
 left join queued on candidate_rows.profile_id = queued.profile_id
 where
-    candidate_rows.snapshot_period >= {{ from_period }}
-    or queued.profile_id is not null
-    and (queued.changed_from is null or candidate_rows.snapshot_at > queued.changed_from)
+    (
+        queued.profile_id is not null
+        and (queued.changed_from is null or candidate_rows.snapshot_at > queued.changed_from)
+    )
+    {%- if plan.payments_from is not none %}
+    or candidate_rows.snapshot_at > {{ rfm_date_literal(plan.payments_from) }}
+    {%- endif %}
 {%- endmacro %}
 
 

@@ -406,17 +406,22 @@ def test_incremental_profile_events_and_traits_equal_the_reference(
 
     # profiles without events in the rescreened slice (from June): only what the case is for
     # makes a run recompute them - a tamper (dormant), a new event in the slice but before the
-    # last cut (quiet), a new payment there (payer), a payment there deleted (refunded), a
-    # 90-day window's edge crossed (window)
+    # last cut (quiet), a first payment there (payer), a payment there deleted (refunded), a
+    # second payment there (repeat), a 90-day window's edge crossed (window)
     events = [*DATA.events, event("dormant-0", datetime(2024, 2, 3), "order_completed",
                                   "dormant-u"),
               event("quiet-0", datetime(2024, 2, 10), "page_viewed", "quiet-u"),
               event("payer-0", datetime(2024, 2, 12), "page_viewed", "payer-u"),
               event("refunded-0", datetime(2024, 2, 14), "page_viewed", "refunded-u"),
+              event("repeat-0", datetime(2024, 2, 16), "page_viewed", "repeat-u"),
               event("window-0", AS_OF - timedelta(days=95), "email_clicked", "window-u")]
     new_events = [event("quiet-1", AS_OF - timedelta(days=20), "order_completed", "quiet-u")]
     new_payments = [("late-payment", "payer-u", AS_OF - timedelta(days=20), AMOUNTS[2])]
     gone_payments = [("gone-payment", "refunded-u", AS_OF - timedelta(days=25), AMOUNTS[2])]
+    # a second payment in the slice of a customer since February: only the payments tell
+    # rfm_user_traits that its June row changed
+    repeat_payments = [("repeat-payment-0", "repeat-u", datetime(2024, 2, 16), AMOUNTS[0])]
+    second_payment = [("repeat-payment-1", "repeat-u", AS_OF - timedelta(days=22), AMOUNTS[1])]
     # an event of a profile that does not change, whose name no trait reads, before the slice
     kept = next(row[0] for row in events if row[2] in ("page_viewed", "product_viewed")
                 and row[3] in ("u04", "u05", "u08", "u09") and row[1] < datetime(2024, 5, 1))
@@ -441,14 +446,14 @@ def test_incremental_profile_events_and_traits_equal_the_reference(
         return {"snapshot_period": row["snapshot_period"], "user_id": row["user_id"]}
 
     first = Data(events, [row for row in DATA.identifies if row not in late_merge],
-                 DATA.payments + gone_payments)
+                 DATA.payments + gone_payments + repeat_payments)
     run(first, AS_OF - timedelta(days=8))  # the events of the last eight days: after_as_of
     warehouse.execute(f"update {SCHEMA}.int_profile_events set event_name = 'tampered'"
                       f" where event_id = '{kept}'")
     warehouse.execute(f"update {SCHEMA}.profile_traits set orders_completed = 999"
                       " where profile_id = 'user_id:dormant-u'")
     merged = Data(events + new_events, DATA.identifies + over_the_limit,
-                  DATA.payments + new_payments)
+                  DATA.payments + new_payments + repeat_payments + second_payment)
     # the first period's row of a user whose profile does not change: no later run but the
     # one after the definitions change recomputes it
     stable = next(user for user in ("u04", "u05", "u08", "u09")

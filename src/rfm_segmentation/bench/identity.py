@@ -9,7 +9,8 @@ the cart, orders and clicks e-mails over three years; the first account of each 
 once (the traits read the clean payments too). Deterministic by size.
 
 One run: a fresh warehouse (the bench database on PostgreSQL, a fresh file on DuckDB), the raw
-tables loaded, then ``dbt build`` of the graph and the profile traits, timed; then a day of new
+tables loaded, then ``dbt build`` of the graph and the traits (profile_traits, and
+rfm_user_traits with the history it reads), timed; then a day of new
 rows (``new_day``: new devices, new people, merges of two people) and the same build again, as
 a scheduled run. The passes are read from the first build's log.
 Results: ``benchmarks/identity.json`` (one entry per engine and size) and
@@ -60,12 +61,12 @@ CHAIN_LENGTH: Final = 40
 EVENT_NAMES: Final = ("page_viewed", "product_viewed", "product_added", "order_completed",
                       "email_clicked")
 SELECTION: Final = ("build", "--select", "+customer_profiles", "+profile_traits",
-                    "--indirect-selection", "cautious",
+                    "+rfm_user_traits", "--indirect-selection", "cautious",
                     "--exclude-resource-type", "unit_test")
 MODELS: Final = ("stg_events__events", "int_identity_observations", "int_identity_node_ids",
                  "int_identity_nodes",
                  "int_identity_links", "int_identity_components", "identity_map",
-                 "customer_profiles", "int_profile_events", "profile_traits")
+                 "customer_profiles", "int_profile_events", "profile_traits", "rfm_user_traits")
 
 
 @dataclass
@@ -183,7 +184,7 @@ def run(root: Path, size_name: str, engine: str, console: Console) -> dict[str, 
     warehouse.load_raw(payments(size), demo.generate_calendar(START.date(), AS_OF.date()))
     loaded = warehouse.load_events(events(size), identifies(size))
     runner = DbtRunner(root, warehouse, bench.workdir)
-    console.print(f"dbt build of the graph and the profile traits on {engine} ...")
+    console.print(f"dbt build of the graph and the traits on {engine} ...")
     build = runner.run(list(SELECTION), dbt_vars(AS_OF), label="identity")
     passes = re.findall(r"labels converged after (\d+) passes", Path(build.log_path).read_text())
     # a scheduled run after a day of new rows (docs/identity.md, "Runs")
@@ -240,9 +241,9 @@ def write(out_dir: Path, result: dict[str, Any]) -> Path:
         " build (wall) | screening | components | identity_map | int_profile_events |"
         " profile_traits | scheduled run (wall) | its screening | its components"
         " (nodes labelled again / kept) | its identity_map | its int_profile_events |"
-        " its profile_traits |",
+        " its profile_traits | rfm_user_traits: build -> scheduled run |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        "---:|---:|",
+        "---:|---:|---:|",
     ]
     for key in sorted(runs, key=lambda k: (runs[k]["engine"], runs[k]["people"])):
         r = runs[key]
@@ -262,6 +263,8 @@ def write(out_dir: Path, result: dict[str, Any]) -> Path:
             f" {_seconds(scheduled.get('identity_map'))} |"
             f" {_seconds(scheduled.get('int_profile_events'))} |"
             f" {_seconds(scheduled.get('profile_traits'))} |"
+            f" {_seconds(m.get('rfm_user_traits'))} ->"
+            f" {_seconds(scheduled.get('rfm_user_traits'))} |"
         )
     md_path = out_dir / "identity.md"
     md_path.write_text("\n".join(lines) + "\n")
