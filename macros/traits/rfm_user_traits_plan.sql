@@ -90,43 +90,44 @@ stored_rows as (
     select snapshot_period, user_id, snapshot_at, profile_id from {{ this }}
 ),
 
-changed_rows as (
-    (
-        select * from current_rows
-        except
-        select * from stored_rows
-    )
-    union all
-    (
-        select * from stored_rows
-        except
-        select * from current_rows
-    )
-),
-
-candidate_rows as (
-    select * from current_rows
-    union all
-    select * from stored_rows
+-- one pass over both, joined by key: a key on one side only is new or gone
+rows_by_key as (
+    select
+        coalesce(current_rows.snapshot_period, stored_rows.snapshot_period) as snapshot_period,
+        coalesce(current_rows.user_id, stored_rows.user_id) as user_id,
+        current_rows.user_id is null
+        or stored_rows.user_id is null
+        or current_rows.snapshot_at <> stored_rows.snapshot_at
+        or current_rows.profile_id <> stored_rows.profile_id as is_changed,
+        coalesce(current_rows.snapshot_at, stored_rows.snapshot_at) as snapshot_at,
+        current_rows.profile_id as current_profile_id,
+        stored_rows.profile_id as stored_profile_id
+    from current_rows
+    full outer join stored_rows
+        on
+            current_rows.snapshot_period = stored_rows.snapshot_period
+            and current_rows.user_id = stored_rows.user_id
 )
 
 select
-    snapshot_period,
-    user_id
-from changed_rows
-union
-select
-    candidate_rows.snapshot_period,
-    candidate_rows.user_id
-from candidate_rows
-left join queued on candidate_rows.profile_id = queued.profile_id
+    rows_by_key.snapshot_period,
+    rows_by_key.user_id
+from rows_by_key
+left join queued as current_queued on rows_by_key.current_profile_id = current_queued.profile_id
+left join queued as stored_queued on rows_by_key.stored_profile_id = stored_queued.profile_id
 where
-    (
-        queued.profile_id is not null
-        and (queued.changed_from is null or candidate_rows.snapshot_at > queued.changed_from)
+    rows_by_key.is_changed
+    {%- for queued in ['current_queued', 'stored_queued'] %}
+    or (
+        {{ queued }}.profile_id is not null
+        and (
+            {{ queued }}.changed_from is null
+            or rows_by_key.snapshot_at > {{ queued }}.changed_from
+        )
     )
+    {%- endfor %}
     {%- if plan.payments_from is not none %}
-    or candidate_rows.snapshot_at > {{ rfm_date_literal(plan.payments_from) }}
+    or rows_by_key.snapshot_at > {{ rfm_date_literal(plan.payments_from) }}
     {%- endif %}
 {%- endmacro %}
 
