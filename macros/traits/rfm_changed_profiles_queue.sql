@@ -72,3 +72,44 @@
         {%- do run_query('insert into ' ~ state ~ ' ' ~ state_select) -%}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- Jinja: what a reader of the queue (profile_traits, rfm_user_traits) has to recompute besides
+    the queued profiles: none when every row (a missing marker, a changed seed computed_traits,
+    a queued run of int_profile_events that recomputed every event since read_at, or - with a
+    trait that includes payments - a run of the payments' staging that screened every row or
+    a missing marker of it); otherwise a dict of state (the row of <this>__state, its columns
+    `state_columns`, read_at first) and payments (rfm_rescreens_since of the payments' staging
+    since the run recorded in the state's payments_rescreen; none when no trait includes
+    payments). -#}
+{% macro rfm_queue_reader_plan(traits, state_columns) -%}
+    {%- set state = load_relation(rfm_relation_beside('state')) -%}
+    {%- set queue = load_relation(rfm_relation_beside('changed_profiles', ref('int_profile_events'))) -%}
+    {%- if state is none or queue is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set definitions = rfm_screening_rules_changed(rfm_trait_definitions(), 'trait_definitions') -%}
+    {%- if run_query(definitions).columns[0].values()[0] > 0 -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set row = run_query('select ' ~ state_columns ~ ' from ' ~ state).rows[0] -%}
+    {%- set every_event = run_query(
+        'select count(*) from ' ~ queue ~ ' where profile_id is null and changed_at > '
+        ~ rfm_timestamp_literal(row['read_at'])).columns[0].values()[0] -%}
+    {%- if every_event > 0 -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set payments = none -%}
+    {%- if traits | selectattr('includes_payments') | list -%}
+        {%- set rescreens = load_relation(
+            rfm_relation_beside('rescreens', ref('stg_billing__payments'))) -%}
+        {%- if rescreens is none -%}
+            {{- return(none) -}}
+        {%- endif -%}
+        {%- set payments = rfm_rescreens_since(rescreens, row['payments_rescreen']) -%}
+        {%- if payments.every_row -%}
+            {{- return(none) -}}
+        {%- endif -%}
+    {%- endif -%}
+    {{- return({'state': row, 'payments': payments}) -}}
+{%- endmacro %}

@@ -15,39 +15,21 @@
     {%- if not execute or not is_incremental() -%}
         {{- return(every_profile) -}}
     {%- endif -%}
-    {%- set state = load_relation(rfm_relation_beside('state')) -%}
-    {%- set queue = load_relation(rfm_relation_beside('changed_profiles', ref('int_profile_events'))) -%}
-    {%- if state is none or queue is none -%}
-        {{- return(every_profile) -}}
-    {%- endif -%}
-    {%- set definitions = rfm_screening_rules_changed(rfm_trait_definitions(), 'trait_definitions') -%}
-    {%- if run_query(definitions).columns[0].values()[0] > 0 -%}
-        {{- return(every_profile) -}}
-    {%- endif -%}
-    {%- set read_at, payments_read, payments_seen_from = run_query(
-        'select read_at, payments_rescreen, payments_seen_from from ' ~ state).rows[0] -%}
+    {%- set reader = rfm_queue_reader_plan(
+        traits, 'read_at, payments_rescreen, payments_seen_from') -%}
     {%- set previous_cut = run_query(
         'select max(snapshot_at) from ' ~ this).columns[0].values()[0] -%}
-    {%- set every_event = run_query(
-        'select count(*) from ' ~ queue ~ ' where profile_id is null and changed_at > '
-        ~ rfm_timestamp_literal(read_at)).columns[0].values()[0] -%}
-    {%- if previous_cut is none or every_event > 0 -%}
+    {%- if reader is none or previous_cut is none -%}
         {{- return(every_profile) -}}
     {%- endif -%}
+    {%- set read_at = reader.state['read_at'] -%}
     {%- set payments_from = none -%}
-    {%- if traits | selectattr('includes_payments') | list -%}
-        {%- set rescreens = load_relation(
-            rfm_relation_beside('rescreens', ref('stg_billing__payments'))) -%}
-        {%- if rescreens is none -%}
-            {{- return(every_profile) -}}
-        {%- endif -%}
-        {%- set since = rfm_rescreens_since(rescreens, payments_read) -%}
-        {%- if since.every_row or since.rescreened_from is not none
-            and since.rescreened_from < payments_seen_from -%}
+    {%- if reader.payments -%}
+        {%- set payments_from = reader.payments.rescreened_from -%}
+        {%- if payments_from is not none and payments_from < reader.state['payments_seen_from'] -%}
             {#- rows before the payments it keeps a copy of may have changed -#}
             {{- return(every_profile) -}}
         {%- endif -%}
-        {%- set payments_from = since.rescreened_from -%}
     {%- endif -%}
     {{- return({
         'every_profile': false, 'read_at': read_at, 'previous_cut': previous_cut,

@@ -16,36 +16,12 @@
     {%- if not execute or not is_incremental() or rfm_identity() == 'profile' -%}
         {{- return(every_row) -}}
     {%- endif -%}
-    {%- set state = load_relation(rfm_relation_beside('state')) -%}
-    {%- set queue = load_relation(rfm_relation_beside('changed_profiles', ref('int_profile_events'))) -%}
-    {%- if state is none or queue is none -%}
+    {%- set reader = rfm_queue_reader_plan(traits, 'read_at, payments_rescreen') -%}
+    {%- if reader is none -%}
         {{- return(every_row) -}}
     {%- endif -%}
-    {%- set definitions = rfm_screening_rules_changed(rfm_trait_definitions(), 'trait_definitions') -%}
-    {%- if run_query(definitions).columns[0].values()[0] > 0 -%}
-        {{- return(every_row) -}}
-    {%- endif -%}
-    {%- set read_at, payments_read = run_query(
-        'select read_at, payments_rescreen from ' ~ state).rows[0] -%}
-    {%- set every_event = run_query(
-        'select count(*) from ' ~ queue ~ ' where profile_id is null and changed_at > '
-        ~ rfm_timestamp_literal(read_at)).columns[0].values()[0] -%}
-    {%- if every_event > 0 -%}
-        {{- return(every_row) -}}
-    {%- endif -%}
-    {%- set payments_from = none -%}
-    {%- if traits | selectattr('includes_payments') | list -%}
-        {%- set rescreens = load_relation(
-            rfm_relation_beside('rescreens', ref('stg_billing__payments'))) -%}
-        {%- if rescreens is none -%}
-            {{- return(every_row) -}}
-        {%- endif -%}
-        {%- set since = rfm_rescreens_since(rescreens, payments_read) -%}
-        {%- if since.every_row -%}
-            {{- return(every_row) -}}
-        {%- endif -%}
-        {%- set payments_from = since.rescreened_from -%}
-    {%- endif -%}
+    {%- set read_at = reader.state['read_at'] -%}
+    {%- set payments_from = reader.payments.rescreened_from if reader.payments else none -%}
     {{- return({'every_row': false, 'read_at': read_at, 'payments_from': payments_from}) -}}
 {%- endmacro %}
 
