@@ -38,17 +38,13 @@
         ~ ' except select from_node_id, to_node_id from ' ~ links_seen ~ ') as added'
         ~ ' union select from_node_id from (select from_node_id, to_node_id from ' ~ links_seen
         ~ ' except ' ~ merging_links ~ ') as removed')) -%}
-    {%- do run_query(rfm_create_table_as(affected,
+    {%- do rfm_create_analyzed_table(affected,
         'select node_id from ' ~ changed
         ~ ' union select stored.node_id from ' ~ this ~ ' as stored'
         ~ ' inner join (select distinct stored_changed.component_node_id from ' ~ this
         ~ ' as stored_changed inner join ' ~ changed ~ ' as changed'
         ~ ' on stored_changed.node_id = changed.node_id) as changed_components'
-        ~ ' on stored.component_node_id = changed_components.component_node_id')) -%}
-    {%- set analyze_affected = rfm_analyze(affected) -%}
-    {%- if analyze_affected | trim -%}
-        {%- do run_query(analyze_affected) -%}
-    {%- endif -%}
+        ~ ' on stored.component_node_id = changed_components.component_node_id') -%}
     {%- do rfm_identity_label_components(
         'select distinct links.from_node_id as node_id, links.to_node_id as neighbour_id from '
         ~ links ~ ' as links inner join ' ~ affected ~ ' as affected'

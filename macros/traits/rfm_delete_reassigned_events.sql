@@ -48,15 +48,10 @@
         {%- endset -%}
         {%- do run_query(create_reassigned) -%}
         {%- set reselected = rfm_relation_beside('reselected') -%}
-        {%- do run_query('drop table if exists ' ~ reselected) -%}
-        {%- do run_query(
-            'create table ' ~ reselected ~ ' as select events.event_id from '
-            ~ ref('stg_events__events') ~ ' as events where events.rejection_reason is null and '
+        {%- do rfm_create_analyzed_table(reselected,
+            'select events.event_id from ' ~ ref('stg_events__events')
+            ~ ' as events where events.rejection_reason is null and '
             ~ rfm_reassigned_events('events')) -%}
-        {%- set analyze = rfm_analyze(reselected) | trim -%}
-        {%- if analyze -%}
-            {%- do run_query(analyze) -%}
-        {%- endif -%}
         {%- set selected_again = rfm_selected_again(plan) -%}
         {%- set previous = rfm_relation_beside('previous') -%}
         {%- set selected = rfm_relation_beside('selected') -%}

@@ -120,12 +120,7 @@ where
         delete from {{ this }}
     {%- else -%}
         {%- set recomputed = rfm_relation_beside('recomputed') -%}
-        {%- do run_query('drop table if exists ' ~ recomputed) -%}
-        {%- do run_query('create table ' ~ recomputed ~ ' as ' ~ rfm_recomputed_user_rows(plan)) -%}
-        {%- set analyze = rfm_analyze(recomputed) | trim -%}
-        {%- if analyze -%}
-            {%- do run_query(analyze) -%}
-        {%- endif %}
+        {%- do rfm_create_analyzed_table(recomputed, rfm_recomputed_user_rows(plan)) %}
         delete from {{ this }}
         where exists (
             select 1 from {{ recomputed }} as recomputed
