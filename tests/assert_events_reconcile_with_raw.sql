@@ -1,5 +1,6 @@
 -- count(raw) = count(clean) + count(rejected) for the optional fact_events (docs/identity.md):
 -- nothing is lost or doubled. No rows to compare when the source does not exist.
+{{ config(enabled=rfm_events()) }}
 {%- set has_events = rfm_relation_exists(source('events', 'fact_events')) %}
 
 with

@@ -21,14 +21,6 @@ history as (
     where true{{- rfm_tested_periods_filter('snapshot_period', history_ref) }}
 ),
 
-period_users as (
-    select
-        snapshot_period,
-        count(*) as users
-    from history
-    group by 1
-),
-
 scores as (
     {{ rfm_score_values() }}
 ),
@@ -41,18 +33,38 @@ metrics as (
     select 'monetary'
 ),
 
--- one pass over the history: each row once per metric
-users_per_score as (
+-- one pass over the history, grouped by its score triple (at most 125 groups per period),
+-- then each small group counted once per metric: the rows are hashed once, not once per metric
+score_triples as (
     select
-        history.snapshot_period,
-        metrics.metric,
-        case metrics.metric
-            when 'recency' then history.recency_score
-            when 'frequency' then history.frequency_score
-            when 'monetary' then history.monetary_score
-        end as score,
+        snapshot_period,
+        recency_score,
+        frequency_score,
+        monetary_score,
         count(*) as users
     from history
+    group by 1, 2, 3, 4
+),
+
+period_users as (
+    select
+        snapshot_period,
+        sum(users) as users
+    from score_triples
+    group by 1
+),
+
+users_per_score as (
+    select
+        score_triples.snapshot_period,
+        metrics.metric,
+        case metrics.metric
+            when 'recency' then score_triples.recency_score
+            when 'frequency' then score_triples.frequency_score
+            when 'monetary' then score_triples.monetary_score
+        end as score,
+        sum(score_triples.users) as users
+    from score_triples
     cross join metrics
     group by 1, 2, 3
 ),

@@ -7,9 +7,9 @@
     the first recomputed period (SPEC.md, "Public tables": incremental equals --full-refresh by
     construction).
 
-    The model's own select is the first step (the table dbt creates, or the first recomputed
-    period it replaces); its post-hook rfm_fold_remaining_periods(rfm_history_step) runs the later ones,
-    in the same transaction.
+    On a full build the model's own select is the first step (the table dbt creates); its
+    post-hook rfm_fold_remaining_periods(rfm_history_step) runs the later ones, in the same
+    transaction, and every recomputed one on an incremental run (rfm_fold_first_select).
 -#}
 
 

@@ -11,8 +11,9 @@
 {{ config(materialized='table', pre_hook=rfm_session_tuning()) }}
 -- depends_on: {{ ref('computed_traits') }}, {{ ref('identity_event_names') }}
 {#- (name, kind, value): the users' features, then the computed traits of the latest snapshot
-    (rfm_user_traits; null for a user without a profile): a number as it is, an instant as the
-    days from it to the snapshot, a text as a category -#}
+    (rfm_user_traits; null for a user without a profile; none with rfm_events false): a number
+    as it is, an instant as the days from it to the snapshot, a text as a category -#}
+{%- set events = rfm_events() %}
 {%- set numeric_features = [
     ('recency_days', 'behaviour', 'features.recency_days'),
     ('frequency', 'behaviour', 'features.frequency'),
@@ -27,7 +28,7 @@
     ('acquisition_channel', 'attribute', 'features.acquisition_channel'),
     ('age_band', 'attribute', 'features.age_band'),
 ] %}
-{%- for trait in rfm_computed_traits() %}
+{%- for trait in (rfm_computed_traits() if events else []) %}
     {%- set column = 'user_traits.' ~ trait.trait_name %}
     {%- if trait.data_type == rfm_type('text') %}
         {%- do category_features.append((trait.trait_name, 'trait', column)) %}
@@ -63,12 +64,15 @@ assignments as (
     select * from {{ ref('cluster_assignments') }}
 ),
 
+{%- if events %}
+
 user_traits as (
     select user_traits.*
     from {{ ref('rfm_user_traits') }} as user_traits
     inner join latest_period
         on user_traits.snapshot_period = latest_period.snapshot_period
 ),
+{%- endif %}
 
 memberships as (
     select
@@ -106,9 +110,11 @@ member_features as (
     from memberships
     inner join features
         on memberships.user_id = features.user_id
+    {%- if events %}
     -- read by the trait features (none without the seed's traits)
     left join user_traits  -- noqa: ST11
         on memberships.user_id = user_traits.user_id
+    {%- endif %}
 ),
 
 population_means as (

@@ -7,8 +7,9 @@
 
     A fold over periods, like the history (macros/folds/, step
     macros/features/rfm_user_features_step.sql): each period's rows come from the previous
-    period's stored rows plus the period's payment aggregates. This select is the first step;
-    the post-hook runs the others. On Spark the same rows come from one set-based statement
+    period's stored rows plus the period's payment aggregates. This select is the first step of
+    a full build, and the post-hook runs the others (every recomputed one on an incremental
+    run: macros/folds/rfm_fold_first_select.sql). On Spark the same rows come from one set-based statement
     (macros/features/rfm_user_features_in_one_statement.sql). Labels are not stored: they change
     as periods close, and rfm_user_features (a view) takes them as differences of the stored
     lifetimes.
@@ -36,6 +37,5 @@
 {%- if target.type == 'spark' %}
 {{ rfm_user_features_in_one_statement(horizon) }}
 {%- else %}
-{%- set first_step = rfm_fold_first_step() %}
-{{ rfm_user_features_step(first_step.period, first_step.previous_period) }}
+{{ rfm_fold_first_select(rfm_user_features_step, rfm_fold_first_step()) }}
 {%- endif %}

@@ -7,11 +7,13 @@
     null before the first training run, or for users who arrived after it.
     The user's profile (identity_map) and its computed traits (profile_traits, one column per
     trait of the seed computed_traits) follow: null when the user has no profile, as when the
-    event sources do not exist (docs/identity.md, "Computed traits").
+    event sources do not exist or rfm_events is false (the columns stay, for the CRM's mapping;
+    docs/identity.md, "Computed traits").
 -#}
 -- depends_on: {{ ref('computed_traits') }}, {{ ref('identity_event_names') }}
 {%- set reverse_etl_role = rfm_reverse_etl_role() -%}
 {%- set traits = rfm_computed_traits() -%}
+{%- set events = rfm_events() -%}
 {{ config(
     grants=rfm_reverse_etl_grants(),
     post_hook=(
@@ -36,6 +38,8 @@ ltv_predictions as (
     select * from {{ ref('stg_ml__ltv_predictions') }}
 ),
 
+{%- if events %}
+
 user_profiles as (
     {{ rfm_user_profiles() }}
 ),
@@ -43,6 +47,7 @@ user_profiles as (
 profile_traits as (
     select * from {{ ref('profile_traits') }}
 ),
+{%- endif %}
 
 current_segments as (
     select history.*
@@ -58,18 +63,27 @@ final as (
         ltv_predictions.predicted_payments,
         ltv_predictions.ltv_model,
         ltv_predictions.as_of as ltv_as_of,
+        {%- if events %}
         {%- for trait in traits %}
         profile_traits.{{ trait.trait_name }},
         {%- endfor %}
         -- every profile of identity_map has its row in profile_traits
         profile_traits.profile_id
+        {%- else %}
+        {%- for trait in traits %}
+        cast(null as {{ trait.data_type }}) as {{ trait.trait_name }},
+        {%- endfor %}
+        cast(null as {{ rfm_type('text') }}) as profile_id
+        {%- endif %}
     from current_segments
     left join ltv_predictions
         on current_segments.user_id = ltv_predictions.user_id
+    {%- if events %}
     left join user_profiles
         on current_segments.user_id = user_profiles.user_id
     left join profile_traits
         on user_profiles.profile_id = profile_traits.profile_id
+    {%- endif %}
 )
 
 select * from final

@@ -5,9 +5,10 @@
 
     A fold over periods (macros/folds/, step macros/history/rfm_history_step.sql): each period's rows come from the previous
     period's stored rows plus the period's payment aggregates, joined by user and ranked within
-    the period. This select is the first step of the run - the period of the first clean
-    payment on a full build, the first recomputed period (the last stored one minus
-    rfm_lookback_periods) on an incremental run -; the post-hook runs the following steps. A
+    the period. On a full build this select is the first step (the period of the first clean
+    payment) and the post-hook runs the following ones; on an incremental run it selects no
+    row and the post-hook runs every recomputed step, from the last stored period minus
+    rfm_lookback_periods (macros/folds/rfm_fold_first_select.sql). A
     full build costs payments + users x periods, an incremental run the users of the recomputed
     periods, whatever the length of the history. On Spark, where every statement is a job with
     a start cost of seconds, the same rows come from one set-based statement
@@ -39,6 +40,5 @@
 {%- if target.type == 'spark' %}
 {{ rfm_history_in_one_statement() }}
 {%- else %}
-{%- set first_step = rfm_fold_first_step() %}
-{{ rfm_history_step(first_step.period, first_step.previous_period) }}
+{{ rfm_fold_first_select(rfm_history_step, rfm_fold_first_step()) }}
 {%- endif %}

@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_.add_argument("--note", default=None,
                         help="a note kept with the run and shown in results.md (e.g. the "
                         "machine was busy)")
+    bench_.add_argument("--events", action="store_true",
+                        help="keep the identity graph's models in the measured builds "
+                        "(rfm_events: true); the bench's data has no event sources")
     bench_.add_argument("--force", action="store_true",
                         help=f"let --engine spark run sizes above {bench.SPARK_MAX_SIZE}")
     bench_.set_defaults(handler=bench.cmd_bench)

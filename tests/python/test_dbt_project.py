@@ -3,6 +3,7 @@ implementation of SPEC.md (tests/python/reference.py), column by column."""
 
 from __future__ import annotations
 
+import csv
 import math
 import random
 from collections import Counter
@@ -18,6 +19,7 @@ import reference
 import reference_scores
 from conftest import (
     ENGINE_PARAMS_BUT_SPARK,
+    ROOT,
     SCHEMA,
     DbtResult,
     PaymentRow,
@@ -434,9 +436,12 @@ def test_scheduler_build_with_only_pg_variables(warehouse: Warehouse) -> None:
         ({"rfm_identity": "email"},
          "Invalid var rfm_identity=email: allowed values are 'user_id' (every user_id is a"
          " customer) and 'profile'"),
+        ({"rfm_events": "maybe"}, "Invalid var rfm_events=maybe: expected true or false"),
+        ({"rfm_events": False, "rfm_identity": "profile"},
+         "Invalid var rfm_events=False: rfm_identity: profile needs the identity graph"),
     ],
     ids=["grain-day", "window-0", "window-neg", "lookback-text", "as_of-word", "as_of-feb30",
-         "as_of-injection", "score-method", "identity"],
+         "as_of-injection", "score-method", "identity", "events-word", "events-off-profile"],
 )
 def test_wrong_vars_fail_at_compile_time_naming_the_var(
     warehouse: Warehouse, dbt_vars: dict[str, Any], message: str
@@ -464,6 +469,37 @@ def test_calendar_gap_fails_the_build_naming_the_missing_periods(warehouse: Ware
         " where table_schema = %s and table_name = 'rfm_segments_history'", (SCHEMA,)
     )
     assert built == [], "the history must not be built over a broken calendar"
+
+
+def test_without_events_the_graph_is_left_out_and_the_trait_columns_stay_null(
+    warehouse: Warehouse,
+) -> None:
+    """rfm_events: false builds none of the event sources' models, and the current table keeps
+    one null column per trait of the seed (the CRM's mapping does not change); the history is
+    the reference's."""
+    warehouse.load(payments(), calendar())
+    dbt_vars = {"rfm_as_of": AS_OF.isoformat(sep=" "), "rfm_events": False}
+    warehouse.dbt("build", vars=dbt_vars).assert_ok()
+
+    built = {row["table_name"] for row in warehouse.query(
+        "select table_name from information_schema.tables where table_schema = %s", (SCHEMA,))}
+    graph = {"stg_events__events", "stg_events__identifies", "events_rejected",
+             "int_identity_observations", "int_identity_nodes", "int_identity_links",
+             "int_identity_components", "identity_map", "customer_profiles", "profile_traits",
+             "int_profile_events", "rfm_user_traits"}
+    assert not built & graph, sorted(built & graph)
+    assert {"rfm_segments_history", "rfm_segments_current", "segment_profiles"} <= built
+
+    with (ROOT / "seeds" / "computed_traits.csv").open() as seed:
+        traits = [row["trait_name"] for row in csv.DictReader(seed)]
+    assert traits, "the seed defines the shipped traits"
+    columns = ", ".join(f"count({name}) as {name}" for name in [*traits, "profile_id"])
+    counts = warehouse.query(f"select count(*) as users, {columns} "
+                             f"from {SCHEMA}.rfm_segments_current")[0]
+    assert counts.pop("users") > 0
+    assert counts == dict.fromkeys([*traits, "profile_id"], 0)
+    assert_same_rows(warehouse.table("rfm_segments_history", "1"),
+                     expected_history(payments(), AS_OF), HISTORY_KEY)
 
 
 def test_grid_test_finds_a_missing_history_row(warehouse: Warehouse) -> None:

@@ -8,7 +8,7 @@
     period from the first payment of a user_id whose customer changed.
     Not built with rfm_identity = 'user_id'.
 -#}
-{{ config(materialized='table', enabled=rfm_identity() == 'profile') }}
+{{ config(materialized='table', enabled=rfm_events() and rfm_identity() == 'profile') }}
 
 with
 

@@ -11,6 +11,7 @@
     identifier - and keeps every other row, which equals labelling every node.
 -#}
 {{ config(
+    enabled=rfm_events(),
     materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='append',
     on_schema_change='fail',

@@ -5,7 +5,7 @@
     anonymous_id (anonymous_ids then join a profile in identity_map, when all their links lead
     to one; docs/identity.md).
 -#}
-{{ config(materialized='table', post_hook=[rfm_analyze()]) }}
+{{ config(enabled=rfm_events(), materialized='table', post_hook=[rfm_analyze()]) }}
 {%- set merge_via_anonymous = rfm_identity_merge_via_anonymous() %}
 {%- set pairs = [
     ('user_id', 'email'), ('email', 'user_id'),

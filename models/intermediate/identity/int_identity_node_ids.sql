@@ -8,6 +8,7 @@
     recomputed whole: the ids are then numbered afresh on every run.
 -#}
 {{ config(
+    enabled=rfm_events(),
     materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='append',
     on_schema_change='fail',

@@ -7,7 +7,7 @@
     An e-mail or anonymous_id seen with more than rfm_identity_max_user_ids user_ids is
     shared (a family e-mail, a shop's kiosk) and merges nothing.
 -#}
-{{ config(materialized='table', post_hook=[rfm_analyze()]) }}
+{{ config(enabled=rfm_events(), materialized='table', post_hook=[rfm_analyze()]) }}
 
 with
 

@@ -3,7 +3,7 @@
     (user_id, anonymous_id, email) of the clean events and the identifies, with the first and
     last instant it was seen. Every link of the identity graph comes from one of these rows.
 -#}
-{{ config(materialized='table', post_hook=[rfm_analyze()]) }}
+{{ config(enabled=rfm_events(), materialized='table', post_hook=[rfm_analyze()]) }}
 
 with
 

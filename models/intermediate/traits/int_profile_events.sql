@@ -16,6 +16,7 @@
     its profile: it follows from its identifiers'.
 -#}
 {{ config(
+    enabled=rfm_events(),
     materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='append',
     on_schema_change='sync_all_columns',

@@ -3,6 +3,7 @@
     profile_id: what a computed trait with includes_payments adds (docs/identity.md). A user_id
     seen in no event or identify call has no profile here, and no traits.
 -#}
+{{ config(enabled=rfm_events()) }}
 
 with
 

@@ -3,6 +3,7 @@
     docs/identity.md that applies. Together with the clean events it reconciles to the raw table
     (test: assert_events_reconcile_with_raw).
 -#}
+{{ config(enabled=rfm_events()) }}
 
 with
 

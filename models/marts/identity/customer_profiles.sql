@@ -3,7 +3,7 @@
     type it gathers and when it was first and last seen. A profile with several user_ids is
     one person with several accounts (docs/identity.md).
 -#}
-{{ config(post_hook=[rfm_analyze()]) }}
+{{ config(enabled=rfm_events(), post_hook=[rfm_analyze()]) }}
 
 with
 

@@ -10,7 +10,7 @@
     profile_id: the smallest identifier of the profile (user_id before email before
     anonymous_id, then the value in byte order), as '<type>:<value>'.
 -#}
-{{ config(post_hook=[rfm_analyze()]) }}
+{{ config(enabled=rfm_events(), post_hook=[rfm_analyze()]) }}
 {%- set merge_via_anonymous = rfm_identity_merge_via_anonymous() %}
 
 with

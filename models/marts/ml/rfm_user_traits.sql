@@ -16,6 +16,7 @@
 -- depends_on: {{ ref('stg_billing__payments') }}
 {%- set traits = rfm_computed_traits() %}
 {{ config(
+    enabled=rfm_events(),
     materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='append',
     on_schema_change='sync_all_columns',

@@ -19,6 +19,7 @@
     int_profile_events reads to update only those events.
 -#}
 {{ config(
+    enabled=rfm_events(),
     materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='append',
     on_schema_change='fail',

@@ -3,6 +3,7 @@
     (placeholders dropped), the rows dated before rfm_as_of with at least one identifier left.
     Optional source: no rows when raw.identifies does not exist.
 -#}
+{{ config(enabled=rfm_events()) }}
 {{- rfm_check_raw_schema() }}
 {%- set has_identifies = rfm_relation_exists(source('events', 'identifies')) %}
 

@@ -67,7 +67,7 @@ def cmd_bench(args: argparse.Namespace, console: Console, root: Path) -> int:
                       "run it anyway.[/]")
         return 2
     options = BenchOptions(database=args.database, naive_timeout_s=args.naive_timeout,
-                           explain=args.explain, engine=engine)
+                           explain=args.explain, engine=engine, events=args.events)
     notes = {"command": _command(args, engine), "note": args.note}
     if engine != "postgres":
         workdir = root / ".local" / "bench" / engine
@@ -91,6 +91,8 @@ def _command(args: argparse.Namespace, engine: str) -> str:
         parts.append(f"--seed {args.seed}")
     if args.explain:
         parts.append("--explain")
+    if args.events:
+        parts.append("--events")
     if getattr(args, "force", False):
         parts.append("--force")
     return " ".join(parts)

@@ -133,5 +133,7 @@ class DbtRunner:
         return run
 
 
-def dbt_vars(as_of: datetime) -> dict[str, str]:
-    return {"rfm_as_of": as_of.isoformat(sep=" ")}
+def dbt_vars(as_of: datetime, events: bool = True) -> dict[str, Any]:
+    """The vars of a measured build: its ``rfm_as_of``, and ``rfm_events`` (whether the
+    identity graph's models are part of the project)."""
+    return {"rfm_as_of": as_of.isoformat(sep=" "), "rfm_events": events}

@@ -140,6 +140,7 @@ class BenchOptions:
     explain: bool = False
     workdir: Path | None = None  # default: <root>/.local/bench/<database or engine>
     engine: str = "postgres"  # postgres, duckdb or spark (warehouses.ENGINES)
+    events: bool = False  # rfm_events: build the identity graph's models (no data here)
 
 
 def run_key(plan: BenchPlan, engine: str = "postgres") -> str:

@@ -113,7 +113,10 @@ def run_benchmark(
     runner = DbtRunner(root, bench.warehouse, workdir)
     steps = _Steps(progress)
     bench_dir = root / "benchmarks"
-    previous_vars, final_vars = dbt_vars(plan.previous_as_of), dbt_vars(plan.as_of)
+    # the bench's data has no event sources: by default the project is built as a team
+    # without them runs it (rfm_events: false); --events keeps the graph's models
+    previous_vars = dbt_vars(plan.previous_as_of, events=options.events)
+    final_vars = dbt_vars(plan.as_of, events=options.events)
     load_before = os.getloadavg()[0]
     try:
         bench.prepare()
