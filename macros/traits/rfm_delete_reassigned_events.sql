@@ -135,14 +135,11 @@
         {{- return('') -}}
     {%- endif -%}
     {%- set stored_map = rfm_relation_beside('identity_map') -%}
-    {%- set rescreens_read = rfm_relation_beside('rescreens_read') -%}
     {%- for working_table in ['reassigned', 'reselected', 'stale', 'fresh'] -%}
         {%- do run_query('drop table if exists ' ~ rfm_relation_beside(working_table)) -%}
     {%- endfor -%}
     {%- do run_query('drop table if exists ' ~ stored_map) -%}
     {%- do run_query('create table ' ~ stored_map ~ ' as ' ~ rfm_profile_identity_map()) -%}
-    {%- do run_query('drop table if exists ' ~ rescreens_read) -%}
-    {%- do run_query('create table ' ~ rescreens_read ~ ' as select '
-        ~ rfm_last_rescreen(ref('stg_events__events')) ~ ' as rescreen_number') -%}
+    {%- do rfm_store_rescreens_read(ref('stg_events__events')) -%}
     {{- return('') -}}
 {%- endmacro %}

@@ -14,16 +14,9 @@
     {%- if not execute or not is_incremental() -%}
         {{- return(every_event) -}}
     {%- endif -%}
-    {%- set rescreens = load_relation(rfm_relation_beside('rescreens', ref('stg_events__events'))) -%}
-    {%- set rescreens_read = load_relation(rfm_relation_beside('rescreens_read')) -%}
     {%- set stored_map = load_relation(rfm_relation_beside('identity_map')) -%}
-    {%- if rescreens is none or rescreens_read is none or stored_map is none -%}
-        {{- return(every_event) -}}
-    {%- endif -%}
-    {%- set last_read = run_query(
-        'select max(rescreen_number) from ' ~ rescreens_read).columns[0].values()[0] -%}
-    {%- set since = rfm_rescreens_since(rescreens, last_read if last_read is not none else 0) -%}
-    {%- if since.every_row -%}
+    {%- set since = rfm_staging_reader_plan(ref('stg_events__events')) -%}
+    {%- if stored_map is none or since.every_row -%}
         {{- return(every_event) -}}
     {%- endif -%}
     {{- return({'every_event': false, 'rescreened_from': since.rescreened_from}) -}}

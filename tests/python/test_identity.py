@@ -39,6 +39,8 @@ TYPES = ("user_id", "email", "anonymous_id")  # the profile-naming order
 CHAIN_LENGTH = 1000
 PASSES = re.compile(r"int_identity_components: labels converged after (\d+) passes")
 RELABELLED = re.compile(r"int_identity_components: (\d+) nodes labelled again, (\d+) kept")
+REOBSERVED = re.compile(r"int_identity_event_observations: (\d+) sets observed again from "
+                        r"\S+, (\d+) of them with earlier events only")
 
 
 # --- the reference -----------------------------------------------------------------------------
@@ -99,6 +101,23 @@ def screen_events(rows: list[EventRow], as_of: datetime = AS_OF) -> list[str | N
         if reasons[i] is None and kept[row[0].strip(" ")][-1] != i:  # type: ignore[union-attr]
             reasons[i] = "duplicate_event_id"
     return reasons
+
+
+def expected_observations(events: list[EventRow], identifies: list[IdentifyRow],
+                          as_of: datetime = AS_OF,
+                          ) -> dict[tuple[str | None, ...], tuple[datetime, datetime]]:
+    """{(user_id, anonymous_id, email): (first seen, last seen)} of the clean events and the
+    identify calls dated before as_of with an identifier left."""
+    seen = [(identifiers(*row[3:6]), row[1]) for row, reason
+            in zip(events, screen_events(events, as_of), strict=True) if reason is None]
+    seen += [(identifiers(*row[1:]), row[0]) for row in identifies
+             if row[0] is not None and row[0] < as_of]
+    result: dict[tuple[str | None, ...], tuple[datetime, datetime]] = {}
+    for key, at in seen:
+        if key != (None, None, None):
+            first, last = result.get(key, (at, at))
+            result[key] = (min(first, at), max(last, at))
+    return result
 
 
 class UnionFind:
@@ -433,6 +452,12 @@ def expected_screening(events: list[EventRow], as_of: datetime
                    for row, reason in zip(events, screen_events(events, as_of), strict=True))
 
 
+def stored_observations(warehouse: Warehouse
+                        ) -> dict[tuple[str | None, ...], tuple[datetime, datetime]]:
+    return {(r["user_id"], r["anonymous_id"], r["email"]): (r["first_seen_at"], r["last_seen_at"])
+            for r in warehouse.query(f"select * from {SCHEMA}.int_identity_observations")}
+
+
 def tampered(warehouse: Warehouse) -> bool:
     """Whether the stored row of old-0 still carries the mark tamper() left on it."""
     return warehouse.query(f"select count(*) as n from {SCHEMA}.stg_events__events"
@@ -454,7 +479,10 @@ def test_incremental_event_screening_equals_the_reference(engine_warehouse: Ware
     screens again only the rows dated from the period of rfm_as_of minus the lookback; new
     copies of older event_ids are duplicates, rows once after rfm_as_of become clean; a late
     row dated before the slice, or a change of the seeds it screens with, makes the run screen
-    every row again. Each run equals the reference on all raw rows."""
+    every row again. Each run equals the reference on all raw rows, and so do the identifier
+    sets the graph reads (int_identity_observations), which a run updates from the events
+    screened again: one set loses its events of the slice but keeps an earlier one, another
+    is gone."""
     warehouse = engine_warehouse
 
     def row(event_id: str, at: datetime, user_id: str) -> EventRow:
@@ -463,17 +491,25 @@ def test_incremental_event_screening_equals_the_reference(engine_warehouse: Ware
     old = [row(f"old-{n}", datetime(2024, 3, 5 + n), f"old-u{n}") for n in range(5)]
     copies = [row(f"old-{n}", AS_OF - timedelta(days=5), "copy-u") for n in range(3)]
     late = [row("late-0", datetime(2024, 4, 2), "late-u")]
+    # a set seen before the slice and in it, and a set seen in the slice only
+    slice_rows = [row("orph-0", datetime(2024, 3, 20), "orph-u"),
+                  row("orph-1", AS_OF - timedelta(days=3), "orph-u"),
+                  row("gone-0", AS_OF - timedelta(days=3), "gone-u")]
     # before the events of GRAPHS (dated AS_OF - 30 days): those are after_as_of at first
     first_as_of = AS_OF - timedelta(days=35)
 
-    def run(as_of: datetime, events: list[EventRow]) -> None:
+    def run(as_of: datetime, events: list[EventRow]) -> str:
         warehouse.backend.load_events(events, GRAPHS.identifies)
-        warehouse.dbt("build", *upstream_of("stg_events__events"),
-                      vars={"rfm_as_of": as_of.isoformat(sep=" ")}).assert_ok()
+        result = warehouse.dbt("build", *upstream_of("int_identity_observations"),
+                               vars={"rfm_as_of": as_of.isoformat(sep=" ")})
+        result.assert_ok()
         assert stored_screening(warehouse) == expected_screening(events, as_of), as_of
+        assert stored_observations(warehouse) == expected_observations(
+            events, GRAPHS.identifies, as_of), as_of
+        return result.output
 
-    run(first_as_of, GRAPHS.events + old)
-    everything = GRAPHS.events + old + copies
+    run(first_as_of, GRAPHS.events + old + slice_rows)
+    everything = GRAPHS.events + old + copies + slice_rows
     run(AS_OF, everything)  # the after_as_of rows become clean; the copies are duplicates
     assert Counter(r for r in stored_screening(warehouse) if str(r[0]).startswith("old-")) == {
         **{(f"old-{n}", None): 1 for n in range(5)},
@@ -481,6 +517,13 @@ def test_incremental_event_screening_equals_the_reference(engine_warehouse: Ware
     tamper(warehouse)
     run(AS_OF, everything)  # nothing new: the rows before the slice stay as stored
     assert tampered(warehouse)
+    # two rows of the slice leave the raw table: orph-u keeps its earlier event only (its last
+    # instant read back from the staging), gone-u has no event left
+    output = run(AS_OF, [r for r in everything if r[0] not in ("orph-1", "gone-0")])
+    assert tampered(warehouse), "the rows before the slice are not screened again"
+    match = REOBSERVED.search(output)
+    assert match is not None, output[-3000:]
+    assert int(match.group(2)) == 1, match.group(0)
     # a seed the screening reads changed (here: its record of what the rows were screened
     # with): every row is screened again
     warehouse.execute(f"delete from {SCHEMA}.stg_events__events__screening_rules"
