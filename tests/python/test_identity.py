@@ -39,8 +39,8 @@ TYPES = ("user_id", "email", "anonymous_id")  # the profile-naming order
 CHAIN_LENGTH = 1000
 PASSES = re.compile(r"int_identity_components: labels converged after (\d+) passes")
 RELABELLED = re.compile(r"int_identity_components: (\d+) nodes labelled again, (\d+) kept")
-REOBSERVED = re.compile(r"int_identity_event_observations: (\d+) sets observed again from "
-                        r"\S+, (\d+) of them with earlier events only")
+REOBSERVED = re.compile(r"int_identity_observations: (\d+) sets observed again from "
+                        r"\S+, (\d+) of them with earlier rows only")
 
 
 # --- the reference -----------------------------------------------------------------------------
@@ -480,9 +480,10 @@ def test_incremental_event_screening_equals_the_reference(engine_warehouse: Ware
     copies of older event_ids are duplicates, rows once after rfm_as_of become clean; a late
     row dated before the slice, or a change of the seeds it screens with, makes the run screen
     every row again. Each run equals the reference on all raw rows, and so do the identifier
-    sets the graph reads (int_identity_observations), which a run updates from the events
-    screened again: one set loses its events of the slice but keeps an earlier one, another
-    is gone."""
+    sets the graph reads (int_identity_observations), which a run updates from the events and
+    identify calls screened again: two sets lose their rows of the slice but keep an earlier
+    one (an event, an identify call), another is gone; identify calls without a date or an
+    identifier are left out."""
     warehouse = engine_warehouse
 
     def row(event_id: str, at: datetime, user_id: str) -> EventRow:
@@ -495,17 +496,22 @@ def test_incremental_event_screening_equals_the_reference(engine_warehouse: Ware
     slice_rows = [row("orph-0", datetime(2024, 3, 20), "orph-u"),
                   row("orph-1", AS_OF - timedelta(days=3), "orph-u"),
                   row("gone-0", AS_OF - timedelta(days=3), "gone-u")]
+    identify_before: IdentifyRow = (datetime(2024, 3, 21), "ident-u", None, None)
+    identify_in_slice: IdentifyRow = (AS_OF - timedelta(days=3), "ident-u", None, None)
+    identifies = [*GRAPHS.identifies, identify_before, identify_in_slice,
+                  (None, "no-date-u", None, None), (datetime(2024, 3, 22), " ", "null", None)]
     # before the events of GRAPHS (dated AS_OF - 30 days): those are after_as_of at first
     first_as_of = AS_OF - timedelta(days=35)
 
-    def run(as_of: datetime, events: list[EventRow]) -> str:
-        warehouse.backend.load_events(events, GRAPHS.identifies)
+    def run(as_of: datetime, events: list[EventRow],
+            calls: list[IdentifyRow] = identifies) -> str:
+        warehouse.backend.load_events(events, calls)
         result = warehouse.dbt("build", *upstream_of("int_identity_observations"),
                                vars={"rfm_as_of": as_of.isoformat(sep=" ")})
         result.assert_ok()
         assert stored_screening(warehouse) == expected_screening(events, as_of), as_of
         assert stored_observations(warehouse) == expected_observations(
-            events, GRAPHS.identifies, as_of), as_of
+            events, calls, as_of), as_of
         return result.output
 
     run(first_as_of, GRAPHS.events + old + slice_rows)
@@ -517,13 +523,14 @@ def test_incremental_event_screening_equals_the_reference(engine_warehouse: Ware
     tamper(warehouse)
     run(AS_OF, everything)  # nothing new: the rows before the slice stay as stored
     assert tampered(warehouse)
-    # two rows of the slice leave the raw table: orph-u keeps its earlier event only (its last
-    # instant read back from the staging), gone-u has no event left
-    output = run(AS_OF, [r for r in everything if r[0] not in ("orph-1", "gone-0")])
+    # three rows of the slice leave the raw tables: orph-u and ident-u keep their earlier row
+    # only (their last instant read back from the stagings), gone-u has no row left
+    output = run(AS_OF, [r for r in everything if r[0] not in ("orph-1", "gone-0")],
+                 [call for call in identifies if call != identify_in_slice])
     assert tampered(warehouse), "the rows before the slice are not screened again"
     match = REOBSERVED.search(output)
     assert match is not None, output[-3000:]
-    assert int(match.group(2)) == 1, match.group(0)
+    assert int(match.group(2)) == 2, match.group(0)
     # a seed the screening reads changed (here: its record of what the rows were screened
     # with): every row is screened again
     warehouse.execute(f"delete from {SCHEMA}.stg_events__events__screening_rules"
