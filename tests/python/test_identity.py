@@ -103,17 +103,22 @@ def screen_events(rows: list[EventRow], as_of: datetime = AS_OF) -> list[str | N
     return reasons
 
 
+def observed(events: list[EventRow], identifies: list[IdentifyRow], as_of: datetime
+             ) -> list[tuple[tuple[str | None, str | None, str | None], datetime]]:
+    """(identifiers, when) of the clean events and of the identify calls dated before as_of."""
+    seen = [(identifiers(*row[3:6]), row[1]) for row, reason
+            in zip(events, screen_events(events, as_of), strict=True) if reason is None]
+    return seen + [(identifiers(*row[1:]), row[0]) for row in identifies
+                   if row[0] is not None and row[0] < as_of]
+
+
 def expected_observations(events: list[EventRow], identifies: list[IdentifyRow],
                           as_of: datetime = AS_OF,
                           ) -> dict[tuple[str | None, ...], tuple[datetime, datetime]]:
     """{(user_id, anonymous_id, email): (first seen, last seen)} of the clean events and the
     identify calls dated before as_of with an identifier left."""
-    seen = [(identifiers(*row[3:6]), row[1]) for row, reason
-            in zip(events, screen_events(events, as_of), strict=True) if reason is None]
-    seen += [(identifiers(*row[1:]), row[0]) for row in identifies
-             if row[0] is not None and row[0] < as_of]
     result: dict[tuple[str | None, ...], tuple[datetime, datetime]] = {}
-    for key, at in seen:
+    for key, at in observed(events, identifies, as_of):
         if key != (None, None, None):
             first, last = result.get(key, (at, at))
             result[key] = (min(first, at), max(last, at))
@@ -146,11 +151,7 @@ def expected_identity_map(events: list[EventRow], identifies: list[IdentifyRow],
                           as_of: datetime = AS_OF,
                           ) -> dict[tuple[str, str], tuple[str | None, str]]:
     """{(type, value): (profile_id, status)} by the rules of docs/identity.md."""
-    reasons = screen_events(events, as_of)
-    observations = [identifiers(*row[3:6]) for row, reason in zip(events, reasons, strict=True)
-                    if reason is None]
-    observations += [identifiers(*row[1:]) for row in identifies
-                     if row[0] is not None and row[0] < as_of]
+    observations = [key for key, _ in observed(events, identifies, as_of)]
     linked: dict[tuple[str, str], set[str]] = {}
     links: set[tuple[tuple[str, str], tuple[str, str]]] = set()
     for user_id, anonymous_id, email in observations:

@@ -30,18 +30,12 @@
     ],
 ) }}
 {{- rfm_check_raw_schema() }}
-{%- set since = rfm_date_literal(rfm_rescreened_from()) %}
 
 with
 
 source_payments as (
     select * from {{ source('billing', 'fact_payments') }}
-    {%- if is_incremental() %}
-    -- what the pre-hook deleted: the rescreened rows, or every row
-    where
-        {{ rfm_rescreened_rows('payment_date') }}
-        or not exists (select 1 from {{ this }} where payment_date < {{ since }})
-    {%- endif %}
+    {{- rfm_raw_rows_to_screen('payment_date') }}
 ),
 
 renamed as (

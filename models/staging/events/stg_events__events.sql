@@ -36,7 +36,6 @@
 ) }}
 {{- rfm_check_raw_schema() }}
 {%- set has_events = rfm_relation_exists(source('events', 'fact_events')) %}
-{%- set since = rfm_date_literal(rfm_rescreened_from()) %}
 
 with
 
@@ -51,12 +50,7 @@ placeholders as (
 {% if has_events -%}
 source_events as (
     select * from {{ source('events', 'fact_events') }}
-    {%- if is_incremental() %}
-    -- what the pre-hook deleted: the rescreened rows, or every row
-    where
-        {{ rfm_rescreened_rows('occurred_at') }}
-        or not exists (select 1 from {{ this }} where occurred_at < {{ since }})
-    {%- endif %}
+    {{- rfm_raw_rows_to_screen('occurred_at') }}
 ),
 
 renamed as (

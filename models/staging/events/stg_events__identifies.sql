@@ -30,7 +30,6 @@
 ) }}
 {{- rfm_check_raw_schema() }}
 {%- set has_identifies = rfm_relation_exists(source('events', 'identifies')) %}
-{%- set since = rfm_date_literal(rfm_rescreened_from()) %}
 
 with
 
@@ -41,12 +40,7 @@ placeholders as (
 {% if has_identifies -%}
 source_identifies as (
     select * from {{ source('events', 'identifies') }}
-    {%- if is_incremental() %}
-    -- what the pre-hook deleted: the rescreened rows, or every row
-    where
-        {{ rfm_rescreened_rows('occurred_at') }}
-        or not exists (select 1 from {{ this }} where occurred_at < {{ since }})
-    {%- endif %}
+    {{- rfm_raw_rows_to_screen('occurred_at') }}
 ),
 
 renamed as (
