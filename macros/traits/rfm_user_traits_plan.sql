@@ -1,19 +1,21 @@
 {#-
     What an incremental run of rfm_user_traits recomputes (a dict), read the same way by its
     select and its pre-hook:
-    - every_row: a first build, a --full-refresh, rfm_identity = 'profile' (the history's grid
-      is then keyed by customers, which a merge changes), a missing marker, a changed seed
+    - every_row: a first build, a --full-refresh, a missing marker, a changed seed
       computed_traits (the marker <this>__trait_definitions), a run of int_profile_events that
       recomputed every event, or (with a trait that includes payments) a run of the payments'
       staging that screened every row, since this model's last run;
     - otherwise read_at (when this model last read its inputs) and payments_from: with a trait
       that includes payments, the first day the payments' staging screened again since
       read_at (none when it did not run, or no trait includes payments). The rows are those of
-      rfm_recomputed_user_rows.
+      rfm_recomputed_user_rows, with either rfm_identity: a row's traits are those of its
+      key's profile before its snapshot_at, whatever the key, and a merge that changes the
+      history's customer keys leaves rows only stored (deleted) and rows only in the history
+      (new).
 -#}
 {% macro rfm_user_traits_plan(traits) -%}
     {%- set every_row = {'every_row': true} -%}
-    {%- if not execute or not is_incremental() or rfm_identity() == 'profile' -%}
+    {%- if not execute or not is_incremental() -%}
         {{- return(every_row) -}}
     {%- endif -%}
     {%- set reader = rfm_queue_reader_plan(traits, 'read_at, payments_rescreen') -%}

@@ -2,7 +2,8 @@
 user_id of a profile count as one customer, keyed by the profile's smallest user_id. The history,
 its marts and the features' sums built by dbt are compared with the reference history
 (tests/python/reference.py) and plain sums of the payments re-keyed by the reference identity
-map (test_identity.py's union-find), through a late merge, a split and a switch back to
+map (test_identity.py's union-find), and the point-in-time traits with test_traits.py's
+reference on the customers' rows, through a late merge, a split and a switch back to
 `user_id`, each seen by an incremental run that must reach back to the first payment of the
 user_ids whose customer changed."""
 
@@ -26,9 +27,10 @@ from test_dbt_project import (
     shift_period,
 )
 from test_identity import AS_OF, GRAPHS, expected_identity_map
+from test_traits import TRAITS, Data, profiles_of, trait_value
 
 import reference
-from conftest import ENGINE_PARAMS_BUT_SPARK, Warehouse, upstream_of
+from conftest import ENGINE_PARAMS_BUT_SPARK, SCHEMA, Warehouse, upstream_of
 
 FIRST_AS_OF = datetime(2024, 6, 20, 8, 0)  # after the identifies of GRAPHS (June 10)
 LATE_AT = datetime(2024, 6, 11, 9, 0)
@@ -39,7 +41,9 @@ SPLIT_IDENTIFIES: list[IdentifyRow] = [
 LATE_SPLIT_IDENTIFIES: list[IdentifyRow] = [
     (LATE_AT, f"split-u{k}", None, "split@example.org") for k in range(3, 7)]
 SELECT = upstream_of("rfm_segments_current", "rfm_segment_transitions", "rfm_segment_summary",
-                     "rfm_user_features")
+                     "rfm_user_features", "rfm_user_traits")
+TRAITS_KEY = ("snapshot_period", "user_id")
+TAMPERED = 999  # orders_completed of a stored row that no run should recompute
 
 
 def paying_users() -> list[str]:
@@ -108,6 +112,37 @@ def assert_features_count_each_customers_payments(
                                                             row["user_id"])
 
 
+def expected_user_traits(rows: list[PaymentRow], identifies: list[IdentifyRow], as_of: datetime,
+                         history_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """rfm_user_traits per row of the reference history whose customer has a profile: the
+    traits of that profile (test_traits' reference: its clean events, and the clean payments of
+    all its user_ids) before the row's snapshot_at."""
+    user_profiles, events = profiles_of(Data(GRAPHS.events, identifies, []), as_of)
+    paid: dict[str, list[tuple[datetime, Decimal]]] = {}
+    for payment in reference.screen_payments(as_raw(rows), as_of)[0]:
+        if payment.user_id in user_profiles:
+            paid.setdefault(user_profiles[payment.user_id], []).append(
+                (payment.payment_date, payment.payment_amount))
+    return [{"snapshot_period": row["snapshot_period"], "user_id": row["user_id"],
+             "snapshot_at": row["snapshot_at"], "profile_id": profile,
+             **{trait.name: trait_value(trait, events[profile], paid.get(profile, []),
+                                        row["snapshot_at"]) for trait in TRAITS}}
+            for row in history_rows if (profile := user_profiles.get(row["user_id"]))]
+
+
+def assert_traits_match(warehouse: Warehouse, expected: list[dict[str, Any]],
+                        tampered: dict[str, Any] | None = None) -> None:
+    """rfm_user_traits equals the reference, but for a tampered row, which must still carry
+    the mark."""
+    actual = warehouse.table("rfm_user_traits", "snapshot_period, user_id")
+    kept = [row for row in actual if tampered and all(row[k] == tampered[k] for k in TRAITS_KEY)]
+    assert [row["orders_completed"] for row in kept] == ([TAMPERED] if tampered else [])
+    assert_same_rows([row for row in actual if row not in kept],
+                     [row for row in expected
+                      if not (tampered and all(row[k] == tampered[k] for k in TRAITS_KEY))],
+                     TRAITS_KEY)
+
+
 def build(warehouse: Warehouse, as_of: datetime, *flags: str, identity: str = "profile") -> None:
     warehouse.dbt("build", *SELECT, *flags, vars={
         "rfm_as_of": as_of.isoformat(sep=" "), "rfm_identity": identity}).assert_ok()
@@ -142,7 +177,27 @@ def test_a_profile_is_one_customer_through_merges_splits_and_a_switch_back(
     build(warehouse, FIRST_AS_OF)
     keys_before = customer_keys(identifies, FIRST_AS_OF)
     assert keys_before["split-u2"] == "split-u1" and keys_before["case-u2"] == "case-u1"
-    assert_matches(warehouse, early, FIRST_AS_OF, keys_before)
+    expected = assert_matches(warehouse, early, FIRST_AS_OF, keys_before)
+    assert_traits_match(warehouse, expected_user_traits(early, identifies, FIRST_AS_OF, expected))
+
+    # the earliest row of a merged customer the late identifies leave alone: no later run
+    # should recompute it, so a mark put on it stays
+    keys_after = customer_keys(all_identifies, AS_OF)
+
+    def members(keys: dict[str, str], key: str) -> set[str]:
+        return {user for user in paying_users() if keys.get(user, user) == key}
+
+    stable = {key for key in set(keys_before.values())
+              if len(members(keys_before, key)) > 1
+              and members(keys_before, key) == members(keys_after, key)}
+    tampered = min((row for row in warehouse.table("rfm_user_traits", "snapshot_period")
+                    if row["user_id"] in stable),
+                   key=lambda row: (row["snapshot_period"], row["user_id"]))
+    assert tampered["snapshot_at"] < datetime(2024, 5, 1), "before the recomputed periods"
+    where = (f"user_id = '{tampered['user_id']}'"
+             f" and snapshot_period = date '{tampered['snapshot_period'].isoformat()}'")
+    warehouse.execute(f"update {SCHEMA}.rfm_user_traits set orders_completed = {TAMPERED}"
+                      f" where {where}")
 
     # a month later, with the late identifies: late-u2 joins late-u1, the chain's two halves
     # merge, the split e-mail goes over the limit; both changes reach back before the lookback
@@ -157,7 +212,9 @@ def test_a_profile_is_one_customer_through_merges_splits_and_a_switch_back(
                if keys.get(user, user) != keys_before.get(user, user)}
     first_change = min(row[2] for row in rows if row[1] in changed)
     assert first_change < datetime(2024, 5, 1), "the scenario must reach before the lookback"
-    assert_matches(warehouse, rows, AS_OF, keys)
+    expected = assert_matches(warehouse, rows, AS_OF, keys)
+    assert_traits_match(warehouse, expected_user_traits(rows, all_identifies, AS_OF, expected),
+                        tampered)
 
     current = {row["user_id"]: row for row in warehouse.table("rfm_segments_current", "user_id")}
     assert "late-u2" not in current and "split-u2" in current
@@ -167,6 +224,9 @@ def test_a_profile_is_one_customer_through_merges_splits_and_a_switch_back(
     assert sum(r["frequency"] for r in current.values()) == len(reference.screen_payments(
         as_raw(rows), AS_OF)[0]), "every clean payment counts for exactly one customer"
 
-    # back to one customer per user_id: the stored keys no longer hold, the run reaches back
+    # back to one customer per user_id: the stored keys no longer hold, the run reaches back;
+    # the tampered row, deleted, is a row only in the history: recomputed
+    warehouse.execute(f"delete from {SCHEMA}.rfm_user_traits where {where}")
     build(warehouse, AS_OF, identity="user_id")
-    assert_matches(warehouse, rows, AS_OF, {})
+    expected = assert_matches(warehouse, rows, AS_OF, {})
+    assert_traits_match(warehouse, expected_user_traits(rows, all_identifies, AS_OF, expected))
