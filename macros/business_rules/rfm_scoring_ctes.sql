@@ -24,7 +24,8 @@
     ('monetary', 'monetary', 'asc'),
 ] -%}
 {%- set within = ('partition by ' ~ partition_by ~ ' ') if partition_by else '' %}
-{%- set keys = [partition_by] if partition_by else [] %}
+{#- the partition column leading the ranks' tables' columns and keys, if any -#}
+{%- set key = (partition_by ~ ', ') if partition_by else '' %}
 {#- the windows over the rows of `source` name its columns: the ranks' tables have them too -#}
 {%- set rows_partition = (source ~ '.' ~ partition_by) if partition_by else none %}
 {%- set within_rows = ('partition by ' ~ rows_partition ~ ' ') if partition_by else '' %}
@@ -32,21 +33,15 @@
 {%- for metric, value, direction in metrics if metric in counted %}
 {{ metric }}_value_counts as (
     select
-        {%- for key in keys %}
-        {{ key }},
-        {%- endfor %}
-        {{ value }},
+        {{ key }}{{ value }},
         count(*) as users_with_value
     from {{ source }}
-    group by {% for key in keys %}{{ key }}, {% endfor %}{{ value }}
+    group by {{ key }}{{ value }}
 ),
 
 {{ metric }}_ranks as (
     select
-        {%- for key in keys %}
-        {{ key }},
-        {%- endfor %}
-        {{ value }},
+        {{ key }}{{ value }},
         users_with_value,
         cast(coalesce(sum(users_with_value) over (
             {{ within }}order by {{ value }} {{ direction }}
@@ -93,9 +88,9 @@ ranked as (
     {%- for metric, value, direction in metrics if metric in counted %}
     left join {{ metric }}_ranks
         on
-            {%- for key in keys %}
-            {{ source }}.{{ key }} = {{ metric }}_ranks.{{ key }} and
-            {%- endfor %}
+            {%- if partition_by %}
+            {{ source }}.{{ partition_by }} = {{ metric }}_ranks.{{ partition_by }} and
+            {%- endif %}
             {{ source }}.{{ value }} = {{ metric }}_ranks.{{ value }}
     {%- endfor %}
 ),

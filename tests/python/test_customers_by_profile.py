@@ -27,7 +27,7 @@ from test_dbt_project import (
     shift_period,
 )
 from test_identity import AS_OF, GRAPHS, expected_identity_map
-from test_traits import TRAITS, Data, profiles_of, trait_value
+from test_traits import TRAITS, Data, payments_of, profiles_of, trait_value
 
 import reference
 from conftest import ENGINE_PARAMS_BUT_SPARK, SCHEMA, Warehouse, upstream_of
@@ -117,12 +117,11 @@ def expected_user_traits(rows: list[PaymentRow], identifies: list[IdentifyRow], 
     """rfm_user_traits per row of the reference history whose customer has a profile: the
     traits of that profile (test_traits' reference: its clean events, and the clean payments of
     all its user_ids) before the row's snapshot_at."""
-    user_profiles, events = profiles_of(Data(GRAPHS.events, identifies, []), as_of)
-    paid: dict[str, list[tuple[datetime, Decimal]]] = {}
-    for payment in reference.screen_payments(as_raw(rows), as_of)[0]:
-        if payment.user_id in user_profiles:
-            paid.setdefault(user_profiles[payment.user_id], []).append(
-                (payment.payment_date, payment.payment_amount))
+    clean: list[PaymentRow] = [(p.payment_id, p.user_id, p.payment_date, p.payment_amount)
+                               for p in reference.screen_payments(as_raw(rows), as_of)[0]]
+    data = Data(GRAPHS.events, identifies, clean)
+    user_profiles, events = profiles_of(data, as_of)
+    paid = payments_of(data, user_profiles)
     return [{"snapshot_period": row["snapshot_period"], "user_id": row["user_id"],
              "snapshot_at": row["snapshot_at"], "profile_id": profile,
              **{trait.name: trait_value(trait, events[profile], paid.get(profile, []),
